@@ -1,0 +1,104 @@
+# secho - TLS-capable echo service.  Plain make; see README.md.
+#
+#   make            build build/secho
+#   make run        serve conf/secho-dev.cfg in the foreground (loopback)
+#   make check      unit tests (cmocka) and end-to-end tests
+#   make check SANITIZE=1   the same with ASan + UBSan (objects in build/san)
+#   make install    DESTDIR= PREFIX=/usr
+#   make deps       install missing build and test packages (apt-get)
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR  ?=
+
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS      = openssl libconfig
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Iinclude -DSECHO_VERSION='"$(VERSION)"'
+CFLAGS   += -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS   += -fstack-protector-strong -fPIE
+CPPFLAGS ?= -D_FORTIFY_SOURCE=2
+LDFLAGS  += -pie -Wl,-z,relro,-z,now
+
+BUILD     = build
+ifeq ($(SANITIZE),1)
+BUILD     = build/san
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+CPPFLAGS  = -U_FORTIFY_SOURCE
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# Everything but main.c goes into a static library the unit tests link.
+LIB_SRCS  = src/addr.c src/config.c src/log.c src/echo.c src/serve_tcp.c \
+            src/udp.c src/sig.c src/listen.c src/child.c src/master.c \
+            src/tls.c src/notify.c
+LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
+MAIN_OBJ  = $(BUILD)/main.o
+BIN       = $(BUILD)/secho
+LIBSECHO  = $(BUILD)/libsecho.a
+
+UNIT_TESTS = test_addr test_config test_log test_echo test_udp
+UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+.PHONY: all run check unit integration install clean deps certs lint
+
+all: $(BIN)
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBSECHO): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIBSECHO)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIBSECHO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(LIBSECHO) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+certs:
+	@sh certs/gen.sh certs
+
+run: deps $(BIN) certs
+	./$(BIN) -f -c conf/secho-dev.cfg
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+	    echo "== $$t"; ./$$t || fail=1; \
+	done; exit $$fail
+
+integration: $(BIN)
+	SECHO_BIN=$(BIN) python3 tests/integration/run.py
+
+check: deps
+	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BINS)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+install: $(BIN)
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/secho
+	install -d $(DESTDIR)$(SYSCONFDIR)
+	install -m 0644 conf/secho.cfg $(DESTDIR)$(SYSCONFDIR)/secho.cfg
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,85 @@
+/*
+ * child.h - the master's table of connection children with per-host
+ * counts, fork of connection children and UDP workers, and what a child
+ * does before it touches client bytes (privilege drop).
+ */
+#ifndef SECHO_CHILD_H
+#define SECHO_CHILD_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "secho/config.h"
+#include "secho/listen.h"
+
+struct child {
+	pid_t		ch_pid;
+	int		ch_proto;
+	unsigned char	ch_host[16];	/* addr_host_key() of the peer */
+	long long	ch_start;	/* ms */
+};
+
+struct child_table;
+
+struct child_table *child_table_new(void);
+void	 child_table_free(struct child_table *t);
+/* 0, or -1 when out of memory. */
+int	 child_table_add(struct child_table *t, const struct child *c);
+/* Remove pid; copy its entry to *out when found.  1 found, 0 not. */
+int	 child_table_remove(struct child_table *t, pid_t pid,
+	    struct child *out);
+size_t	 child_table_count(const struct child_table *t);
+/* Live connections from this host. */
+unsigned child_table_host_count(const struct child_table *t,
+	    const unsigned char host[16]);
+/* Move pid to another host (PROXY header named the real peer). */
+int	 child_table_set_host(struct child_table *t, pid_t pid,
+	    const unsigned char host[16]);
+/* kill(pid, sig) for every child. */
+void	 child_table_signal(const struct child_table *t, int sig);
+
+/* Who the children run as, resolved in the master. */
+struct privs {
+	int	 pv_drop;	/* started as root with daemon.user set */
+	uid_t	 pv_uid;
+	gid_t	 pv_gid;
+	char	*pv_chroot;	/* NULL for none */
+};
+
+/*
+ * Resolve daemon.user/group of cfg into *pv.  Returns 0, or -1 with err
+ * set ("user \"x\" does not exist") when a name is unknown.  When not root
+ * nothing is dropped (pv_drop 0) and warn says so (empty otherwise).
+ */
+int	 child_privs_resolve(const struct secho_config *cfg, struct privs *pv,
+	    char *err, size_t errlen, char *warn, size_t warnlen);
+void	 child_privs_free(struct privs *pv);
+
+/*
+ * In a child: chroot (when set), clear supplementary groups, set gid then
+ * uid, and verify root cannot be regained.  0, or -1 with err set.
+ */
+int	 child_drop_privileges(const struct privs *pv, char *err,
+	    size_t errlen);
+
+/* Everything a connection child needs, in the master's memory. */
+struct child_env {
+	const struct secho_config *ce_cfg;
+	const struct privs	*ce_privs;
+	int			 ce_report_fd;	/* kept in the child as fd 4, or -1 */
+};
+
+/*
+ * Fork a child for the accepted socket fd (from listener l, peer sa).
+ * In the parent returns the pid (> 0) or -1 (fork failed); the child
+ * never returns.  Signals must be blocked by the caller around the call
+ * (see master.c).
+ */
+pid_t	 child_spawn_conn(const struct child_env *env, struct listener *l,
+	    int fd, const struct sockaddr *peer);
+
+/* Fork the UDP worker of listener l.  pid or -1. */
+pid_t	 child_spawn_udp(const struct child_env *env, struct listener *l);
+
+#endif

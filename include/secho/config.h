@@ -1,0 +1,143 @@
+/*
+ * config.h - libconfig file -> struct secho_config.
+ *
+ * Defaults first, then the file, then validation of everything; every
+ * problem is reported as "FILE:LINE: message" and all of them are reported,
+ * not only the first.
+ */
+#ifndef SECHO_CONFIG_H
+#define SECHO_CONFIG_H
+
+#include <stddef.h>
+#include <netinet/in.h>
+
+enum {
+	SECHO_PROTO_TCP = 0,
+	SECHO_PROTO_UDP = 1,
+	SECHO_PROTO_TLS = 2,
+};
+
+enum {
+	SECHO_VERIFY_NONE = 0,
+	SECHO_VERIFY_OPTIONAL = 1,
+	SECHO_VERIFY_REQUIRE = 2,
+};
+
+/* Default values (also documented in conf/secho.cfg and secho.cfg(5)). */
+#define SECHO_DEFAULT_CONFIG            "/etc/secho.cfg"
+#define SECHO_DEFAULT_SHUTDOWN_TIMEOUT  10
+#define SECHO_DEFAULT_IDENT             "secho"
+#define SECHO_DEFAULT_MAX_CONN          512
+#define SECHO_DEFAULT_MAX_PER_HOST      32
+#define SECHO_DEFAULT_IDLE_TIMEOUT      300
+#define SECHO_DEFAULT_HANDSHAKE_TIMEOUT 10
+#define SECHO_DEFAULT_UDP_RATE          200
+#define SECHO_DEFAULT_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define SECHO_DEFAULT_CIPHERSUITES \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define SECHO_DEFAULT_GROUPS            "X25519:P-256:P-384"
+
+/* One CIDR block; family is AF_INET or AF_INET6, addr in network order. */
+struct cidr {
+	int		family;
+	unsigned char	addr[16];
+	int		prefix;
+};
+
+struct cidr_list {
+	struct cidr	*items;
+	size_t		 count;
+	int		 set;		/* the setting was present */
+};
+
+/*
+ * TLS settings.  Strings are owned (NULL = unset / empty).  In the global
+ * group every field has its default; in a listener override, the *_set
+ * flags say which fields were given, and config_load() merges the rest
+ * from the global group, so after loading every tls listener's tc_ is
+ * complete.
+ */
+struct tls_config {
+	char	*tc_certificate;
+	char	*tc_private_key;
+	char	*tc_client_ca;
+	int	 tc_verify_client;	/* SECHO_VERIFY_* */
+	int	 tc_min_protocol;	/* TLS1_2_VERSION or TLS1_3_VERSION numbers: 0x0303, 0x0304 */
+	char	*tc_ciphers;
+	char	*tc_ciphersuites;
+	char	*tc_groups;
+	int	 tc_session_tickets;
+	int	 tc_line;		/* line of the group (0 = defaults) */
+	int	 tc_certificate_line;	/* line of the certificate setting, 0 if absent */
+	int	 tc_private_key_line;
+	int	 tc_client_ca_line;
+};
+
+struct listener_config {
+	int			 lc_proto;	/* SECHO_PROTO_* */
+	char			*lc_address;	/* as written */
+	int			 lc_port;
+	struct tls_config	 lc_tls;	/* effective, for tls listeners */
+	int			 lc_has_tls;	/* the listener had its own tls group */
+	struct cidr_list	 lc_allow;
+	struct cidr_list	 lc_deny;
+	int			 lc_proxy_protocol;
+	int			 lc_line;	/* line of the listener group */
+};
+
+struct secho_config {
+	char		*file;		/* path it was loaded from */
+
+	/* daemon */
+	char		*user;		/* NULL = unset */
+	char		*group;		/* NULL = user's primary group */
+	char		*pidfile;	/* NULL = none */
+	char		*chroot_dir;	/* NULL = none */
+	int		 shutdown_timeout;
+
+	/* log */
+	char		*log_ident;
+	int		 log_facility;	/* LOG_DAEMON, ... */
+	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
+	int		 log_stderr;
+
+	/* limits */
+	int		 max_connections;
+	int		 max_per_host;
+	int		 idle_timeout;
+	int		 handshake_timeout;
+	int		 udp_rate_per_host;
+
+	struct tls_config tls;		/* global tls group, with defaults */
+
+	struct listener_config *listeners;
+	size_t		 nlisteners;
+};
+
+/*
+ * Load and validate the configuration in file path.  On success returns 0
+ * and stores a new config in *cfgp (free with config_free()).  On failure
+ * returns -1 and stores in *errp a malloc'd string of one or more lines
+ * "FILE:LINE: message\n" (or "FILE: message\n" when there is no line,
+ * e.g. an unreadable file); the caller frees it.
+ * Certificates are not opened here (see tls.h).
+ */
+int	config_load(const char *path, struct secho_config **cfgp, char **errp);
+
+/* Same, from a string; name is used in messages as the file name. */
+int	config_load_string(const char *text, const char *name,
+	    struct secho_config **cfgp, char **errp);
+
+void	config_free(struct secho_config *cfg);
+
+/* Names for messages and logs: "tcp", "udp", "tls". */
+const char *config_proto_name(int proto);
+
+/* syslog facility / level by name; -1 when unknown. */
+int	config_facility_by_name(const char *name);
+int	config_level_by_name(const char *name);
+
+#endif

@@ -1,0 +1,522 @@
+/*
+ * child.c - connection children and UDP workers.
+ *
+ * The master keeps a table of its connection children (pid, peer host)
+ * with per-host counts for the limits.  A child, right after fork, closes
+ * every inherited descriptor but its own socket, reconnects to syslog,
+ * chroots and drops privileges, and only then touches client bytes
+ * (httpd proc_run, tcpserver's child branch).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "secho/addr.h"
+#include "secho/child.h"
+#include "secho/echo.h"
+#include "secho/log.h"
+#include "secho/sig.h"
+#include "secho/tls.h"
+#include "secho/udp.h"
+
+/* ---- child table: open addressing on pid and on host key ---- */
+
+struct host_slot {
+	unsigned char	hs_key[16];
+	unsigned	hs_count;	/* 0 = empty */
+};
+
+struct child_table {
+	struct child	*ct_slots;	/* ch_pid 0 = empty */
+	size_t		 ct_cap;	/* power of two */
+	size_t		 ct_count;
+	struct host_slot *ct_hosts;	/* same capacity */
+	size_t		 ct_nhosts;
+};
+
+static size_t
+pid_hash(pid_t pid, size_t mask)
+{
+	return ((uint32_t)pid * 2654435761u) & mask;
+}
+
+static size_t
+host_hash(const unsigned char key[16], size_t mask)
+{
+	uint64_t h = 1469598103934665603ull;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 1099511628211ull;
+	return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+struct child_table *
+child_table_new(void)
+{
+	struct child_table *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->ct_cap = 64;
+	t->ct_slots = calloc(t->ct_cap, sizeof(*t->ct_slots));
+	t->ct_hosts = calloc(t->ct_cap, sizeof(*t->ct_hosts));
+	if (t->ct_slots == NULL || t->ct_hosts == NULL) {
+		child_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+child_table_free(struct child_table *t)
+{
+	if (t == NULL)
+		return;
+	free(t->ct_slots);
+	free(t->ct_hosts);
+	free(t);
+}
+
+static struct host_slot *
+host_find(const struct child_table *t, const unsigned char key[16],
+    int insert)
+{
+	size_t mask = t->ct_cap - 1, i = host_hash(key, mask);
+
+	for (;; i = (i + 1) & mask) {
+		struct host_slot *h = &t->ct_hosts[i];
+		if (h->hs_count == 0)
+			return insert ? h : NULL;
+		if (memcmp(h->hs_key, key, 16) == 0)
+			return h;
+	}
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void
+host_delete(struct child_table *t, struct host_slot *h)
+{
+	size_t mask = t->ct_cap - 1, i = (size_t)(h - t->ct_hosts), j, k;
+
+	t->ct_hosts[i].hs_count = 0;
+	for (j = (i + 1) & mask; t->ct_hosts[j].hs_count; j = (j + 1) & mask) {
+		k = host_hash(t->ct_hosts[j].hs_key, mask);
+		/* may the entry at j move to the hole at i? */
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			t->ct_hosts[i] = t->ct_hosts[j];
+			t->ct_hosts[j].hs_count = 0;
+			i = j;
+		}
+	}
+}
+
+static void
+pid_delete(struct child_table *t, size_t i)
+{
+	size_t mask = t->ct_cap - 1, j, k;
+
+	t->ct_slots[i].ch_pid = 0;
+	for (j = (i + 1) & mask; t->ct_slots[j].ch_pid; j = (j + 1) & mask) {
+		k = pid_hash(t->ct_slots[j].ch_pid, mask);
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			t->ct_slots[i] = t->ct_slots[j];
+			t->ct_slots[j].ch_pid = 0;
+			i = j;
+		}
+	}
+}
+
+static void
+host_add(struct child_table *t, const unsigned char key[16])
+{
+	struct host_slot *h = host_find(t, key, 1);
+
+	if (h->hs_count == 0) {
+		memcpy(h->hs_key, key, 16);
+		t->ct_nhosts++;
+	}
+	h->hs_count++;
+}
+
+static void
+host_sub(struct child_table *t, const unsigned char key[16])
+{
+	struct host_slot *h = host_find(t, key, 0);
+
+	if (h == NULL)
+		return;
+	if (--h->hs_count == 0) {
+		host_delete(t, h);
+		t->ct_nhosts--;
+	}
+}
+
+static int
+table_insert(struct child_table *t, const struct child *c)
+{
+	size_t mask = t->ct_cap - 1, i = pid_hash(c->ch_pid, mask);
+
+	while (t->ct_slots[i].ch_pid != 0)
+		i = (i + 1) & mask;
+	t->ct_slots[i] = *c;
+	t->ct_count++;
+	host_add(t, c->ch_host);
+	return 0;
+}
+
+static int
+table_grow(struct child_table *t)
+{
+	struct child_table n;
+	size_t i;
+
+	n.ct_cap = t->ct_cap * 2;
+	n.ct_count = n.ct_nhosts = 0;
+	n.ct_slots = calloc(n.ct_cap, sizeof(*n.ct_slots));
+	n.ct_hosts = calloc(n.ct_cap, sizeof(*n.ct_hosts));
+	if (n.ct_slots == NULL || n.ct_hosts == NULL) {
+		free(n.ct_slots);
+		free(n.ct_hosts);
+		return -1;
+	}
+	for (i = 0; i < t->ct_cap; i++)
+		if (t->ct_slots[i].ch_pid)
+			table_insert(&n, &t->ct_slots[i]);
+	free(t->ct_slots);
+	free(t->ct_hosts);
+	*t = n;
+	return 0;
+}
+
+int
+child_table_add(struct child_table *t, const struct child *c)
+{
+	/* Keep both tables at most half full. */
+	if ((t->ct_count + 1) * 2 > t->ct_cap && table_grow(t) == -1)
+		return -1;
+	return table_insert(t, c);
+}
+
+static struct child *
+pid_find(const struct child_table *t, pid_t pid)
+{
+	size_t mask = t->ct_cap - 1, i = pid_hash(pid, mask);
+
+	for (; t->ct_slots[i].ch_pid; i = (i + 1) & mask)
+		if (t->ct_slots[i].ch_pid == pid)
+			return &t->ct_slots[i];
+	return NULL;
+}
+
+int
+child_table_remove(struct child_table *t, pid_t pid, struct child *out)
+{
+	struct child *c = pid_find(t, pid);
+
+	if (c == NULL)
+		return 0;
+	if (out)
+		*out = *c;
+	host_sub(t, c->ch_host);
+	pid_delete(t, (size_t)(c - t->ct_slots));
+	t->ct_count--;
+	return 1;
+}
+
+size_t
+child_table_count(const struct child_table *t)
+{
+	return t->ct_count;
+}
+
+unsigned
+child_table_host_count(const struct child_table *t,
+    const unsigned char host[16])
+{
+	struct host_slot *h = host_find(t, host, 0);
+
+	return h ? h->hs_count : 0;
+}
+
+int
+child_table_set_host(struct child_table *t, pid_t pid,
+    const unsigned char host[16])
+{
+	struct child *c = pid_find(t, pid);
+
+	if (c == NULL)
+		return -1;
+	host_sub(t, c->ch_host);
+	memcpy(c->ch_host, host, 16);
+	host_add(t, host);
+	return 0;
+}
+
+void
+child_table_signal(const struct child_table *t, int sig)
+{
+	size_t i;
+
+	for (i = 0; i < t->ct_cap; i++)
+		if (t->ct_slots[i].ch_pid > 0)
+			kill(t->ct_slots[i].ch_pid, sig);
+}
+
+/* ---- privileges ---- */
+
+int
+child_privs_resolve(const struct secho_config *cfg, struct privs *pv,
+    char *err, size_t errlen, char *warn, size_t warnlen)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	memset(pv, 0, sizeof(*pv));
+	if (warnlen)
+		warn[0] = '\0';
+	if (cfg->user == NULL) {
+		if (cfg->chroot_dir)
+			snprintf(warn, warnlen, "daemon.chroot is ignored "
+			    "without daemon.user");
+		return 0;
+	}
+	errno = 0;
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		snprintf(err, errlen, "%s: daemon.user: user \"%s\" does not "
+		    "exist", cfg->file, cfg->user);
+		return -1;
+	}
+	pv->pv_uid = pw->pw_uid;
+	pv->pv_gid = pw->pw_gid;
+	if (cfg->group) {
+		if ((gr = getgrnam(cfg->group)) == NULL) {
+			snprintf(err, errlen, "%s: daemon.group: group \"%s\" "
+			    "does not exist", cfg->file, cfg->group);
+			return -1;
+		}
+		pv->pv_gid = gr->gr_gid;
+	}
+	if (geteuid() != 0) {
+		snprintf(warn, warnlen, "not started as root: children keep "
+		    "uid %u (daemon.user \"%s\" ignored)",
+		    (unsigned)geteuid(), cfg->user);
+		return 0;
+	}
+	pv->pv_drop = 1;
+	if (cfg->chroot_dir && (pv->pv_chroot = strdup(cfg->chroot_dir)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+child_privs_free(struct privs *pv)
+{
+	free(pv->pv_chroot);
+	pv->pv_chroot = NULL;
+}
+
+int
+child_drop_privileges(const struct privs *pv, char *err, size_t errlen)
+{
+	if (!pv->pv_drop)
+		return 0;
+	if (pv->pv_chroot) {
+		if (chroot(pv->pv_chroot) == -1 || chdir("/") == -1) {
+			snprintf(err, errlen, "chroot %s: %s", pv->pv_chroot,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	if (setgroups(0, NULL) == -1) {
+		snprintf(err, errlen, "setgroups: %s", strerror(errno));
+		return -1;
+	}
+	if (setresgid(pv->pv_gid, pv->pv_gid, pv->pv_gid) == -1) {
+		snprintf(err, errlen, "setresgid %u: %s", (unsigned)pv->pv_gid,
+		    strerror(errno));
+		return -1;
+	}
+	if (setresuid(pv->pv_uid, pv->pv_uid, pv->pv_uid) == -1) {
+		snprintf(err, errlen, "setresuid %u: %s", (unsigned)pv->pv_uid,
+		    strerror(errno));
+		return -1;
+	}
+	/* Paranoia: root must be gone for good. */
+	if (pv->pv_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		snprintf(err, errlen, "could regain root after dropping "
+		    "privileges");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- in the child ---- */
+
+static volatile sig_atomic_t child_stop;
+static sigset_t child_waitmask;
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Keep only fd (as 3) and the report fd (as 4), stdio and a fresh syslog
+ * connection; drop privileges; set up signals.  Returns the new fd.
+ */
+static int
+child_prepare(const struct child_env *env, int fd)
+{
+	char err[256];
+	int keep = env->ce_report_fd;
+
+	sig_close_pipe();
+	closelog();	/* before its fd is closed under it */
+	if (fd != 3) {
+		if (keep == 3)
+			keep = dup(keep);
+		if (dup2(fd, 3) == -1)
+			_exit(1);
+		fd = 3;
+	}
+	if (keep != -1 && keep != 4) {
+		if (dup2(keep, 4) == -1)
+			_exit(1);
+		keep = 4;
+	}
+	close_range(keep == 4 ? 5 : 4, ~0U, 0);
+	log_reopen();
+	if (child_drop_privileges(env->ce_privs, err, sizeof(err)) == -1) {
+		log_errx("child %ld: %s", (long)getpid(), err);
+		_exit(1);
+	}
+	sig_child_init(&child_stop, &child_waitmask);
+	return fd;
+}
+
+static void
+serve_stream(const struct child_env *env, struct listener *l, int fd,
+    const struct sockaddr *peer)
+{
+	const struct secho_config *cfg = env->ce_cfg;
+	struct conn c;
+	struct logline ll;
+	char peername[ADDR_STRLEN], err[256], subject[512];
+	const char *reason, *version = NULL, *cipher = NULL;
+	long long start = mono_ms();
+	int on = 1, tls_ok = 0;
+
+	addr_format(peer, peername, sizeof(peername));
+	/* Whole echoes go out at once: no Nagle stall (FACTS.md). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	serve_tcp_conn_init(&c, fd);
+
+	log_begin(&ll, LOG_INFO, "connect");
+	log_kv(&ll, "proto", config_proto_name(l->l_proto));
+	log_kv(&ll, "peer", peername);
+	log_kv(&ll, "listener", l->l_name);
+	log_end(&ll);
+
+	subject[0] = '\0';
+	if (l->l_proto == SECHO_PROTO_TLS) {
+		switch (tls_accept(l->l_tls, fd, &c,
+		    cfg->handshake_timeout * 1000, &child_stop,
+		    &child_waitmask, err, sizeof(err))) {
+		case TLS_ACCEPT_OK:
+			tls_ok = 1;
+			reason = NULL;
+			break;
+		case TLS_ACCEPT_TIMEOUT:
+			reason = "handshake-timeout";
+			break;
+		case TLS_ACCEPT_STOPPED:
+			reason = "shutdown";
+			break;
+		case TLS_ACCEPT_FAILED:
+		default:
+			log_begin(&ll, LOG_INFO, "tls-error");
+			log_kv(&ll, "peer", peername);
+			log_kv(&ll, "error", err);
+			log_end(&ll);
+			reason = "tls-error";
+			break;
+		}
+		if (tls_ok) {
+			reason = echo_result_name(echo_run(&c,
+			    cfg->idle_timeout * 1000, &child_stop,
+			    &child_waitmask));
+			tls_conn_info(&c, &version, &cipher, subject,
+			    sizeof(subject));
+		}
+	} else
+		reason = echo_result_name(echo_run(&c,
+		    cfg->idle_timeout * 1000, &child_stop, &child_waitmask));
+
+	log_begin(&ll, LOG_INFO, "close");
+	log_kv(&ll, "proto", config_proto_name(l->l_proto));
+	log_kv(&ll, "peer", peername);
+	log_kvu(&ll, "duration_ms", (unsigned long long)(mono_ms() - start));
+	log_kvu(&ll, "bytes_in", c.c_bytes_in);
+	log_kvu(&ll, "bytes_out", c.c_bytes_out);
+	log_kv(&ll, "reason", reason);
+	if (tls_ok) {
+		log_kv(&ll, "tls_version", version);
+		log_kv(&ll, "cipher", cipher);
+		if (subject[0])
+			log_kv(&ll, "client_subject", subject);
+		tls_conn_free(&c);
+	}
+	log_end(&ll);
+	close(fd);
+}
+
+pid_t
+child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
+    const struct sockaddr *peer)
+{
+	struct sockaddr_storage ss;
+	pid_t pid;
+
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	/* Copy the peer: it may live in memory that is freed nowhere. */
+	memcpy(&ss, peer, peer->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	fd = child_prepare(env, fd);
+	serve_stream(env, l, fd, (struct sockaddr *)&ss);
+	_exit(0);
+}
+
+pid_t
+child_spawn_udp(const struct child_env *env, struct listener *l)
+{
+	pid_t pid;
+	int fd, rc;
+
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	fd = child_prepare(env, l->l_fd);
+	rc = udp_worker_run(fd, (unsigned)env->ce_cfg->udp_rate_per_host,
+	    l->l_counters, &child_stop, &child_waitmask);
+	_exit(rc == 0 ? 0 : 1);
+}

@@ -1,0 +1,145 @@
+/*
+ * main.c - options, start-up order and exit codes (sysexits, in one
+ * place): 0 ok, 64 usage, 78 configuration, 71 the system refused
+ * something at start, 1 anything else.
+ */
+#include <getopt.h>
+#include <libconfig.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secho/config.h"
+#include "secho/master.h"
+#include "secho/tls.h"
+
+#ifndef SECHO_VERSION
+#define SECHO_VERSION "0.0.0"
+#endif
+
+#define EXIT_USAGE	64
+#define EXIT_CONFIG	78
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: secho [-c FILE] [-f] [-e] [-t] [-V] [-h]\n"
+	    "  -c, --config FILE   configuration file (default %s)\n"
+	    "  -f, --foreground    do not daemonize\n"
+	    "  -e, --stderr        also write every log line to standard error\n"
+	    "  -t, --check         validate the configuration, certificates and keys, then exit\n"
+	    "  -V, --version       print the version and exit\n"
+	    "  -h, --help          print this help and exit\n",
+	    SECHO_DEFAULT_CONFIG);
+}
+
+static void
+version(void)
+{
+	printf("secho %s\n", SECHO_VERSION);
+	printf("OpenSSL: %s (built with %s)\n",
+	    OpenSSL_version(OPENSSL_VERSION), OPENSSL_VERSION_TEXT);
+	printf("libconfig: %d.%d.%d\n", LIBCONFIG_VER_MAJOR,
+	    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+}
+
+/* -t: the same load path as a start, certificates and keys included. */
+static int
+check_config(const char *path, struct secho_config *cfg)
+{
+	struct tls_server *ts;
+	char err[1024], warn[1024];
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if (cfg->listeners[i].lc_proto != SECHO_PROTO_TLS)
+			continue;
+		ts = tls_server_new(&cfg->listeners[i].lc_tls, cfg->file, err,
+		    sizeof(err));
+		if (ts == NULL) {
+			fprintf(stderr, "secho: %s\n", err);
+			bad = 1;
+			continue;
+		}
+		tls_server_warnings(ts, warn, sizeof(warn));
+		if (warn[0])
+			fprintf(stderr, "secho: warning: %s\n", warn);
+		tls_server_free(ts);
+	}
+	if (bad)
+		return EXIT_CONFIG;
+	printf("secho: configuration %s is valid\n", path);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "foreground",	no_argument,		NULL, 'f' },
+		{ "stderr",	no_argument,		NULL, 'e' },
+		{ "check",	no_argument,		NULL, 't' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct master_opts opts;
+	struct secho_config *cfg = NULL;
+	char *errs = NULL;
+	int ch, check = 0, rc;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.mo_config = SECHO_DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "c:fetVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			opts.mo_config = optarg;
+			break;
+		case 'f':
+			opts.mo_foreground = 1;
+			break;
+		case 'e':
+			opts.mo_stderr = 1;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			version();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "secho: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	tls_global_init();
+	if (config_load(opts.mo_config, &cfg, &errs) == -1) {
+		char *line, *save = NULL;
+		for (line = strtok_r(errs, "\n", &save); line;
+		    line = strtok_r(NULL, "\n", &save))
+			fprintf(stderr, "secho: %s\n", line);
+		free(errs);
+		return EXIT_CONFIG;
+	}
+	if (check) {
+		rc = check_config(opts.mo_config, cfg);
+		config_free(cfg);
+		return rc;
+	}
+	return master_main(&opts, cfg);
+}

@@ -1,0 +1,863 @@
+/*
+ * master.c - the master process.
+ *
+ * Start: privileges, pidfile lock, TLS contexts, sockets, detach, UDP
+ * workers, "listening".  Then one poll() loop over the self-pipe and the
+ * TCP/TLS listeners: accept, check access and limits, fork a child, close
+ * the socket; never read client bytes.  Signals arrive through the pipe:
+ * CHLD reaps, HUP reloads, USR1 logs stats, TERM/INT shut down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "secho/addr.h"
+#include "secho/child.h"
+#include "secho/config.h"
+#include "secho/listen.h"
+#include "secho/log.h"
+#include "secho/master.h"
+#include "secho/notify.h"
+#include "secho/sig.h"
+#include "secho/tls.h"
+#include "secho/udp.h"
+
+#define EX_OK_		0
+#define EX_FAIL		1
+#define EX_OSERR_	71
+#define EX_CONFIG_	78
+
+#define ACCEPT_BATCH	64
+#define REFUSE_LOG_RATE	20	/* refused lines per second, then summed */
+#define WORKER_QUICK_MS	10000	/* a worker dying sooner counts as failing */
+#define WORKER_MAX_DELAY 60000
+#define KILL_GRACE_MS	5000	/* after SIGTERM to children, then SIGKILL */
+
+struct master {
+	const struct master_opts *opts;
+	struct secho_config	*cfg;
+	struct tls_server	**tls;		/* parallel to cfg->listeners */
+	struct listener_set	 ls;
+	struct child_table	*children;
+	struct privs		 privs;
+	pid_t			*workers;	/* every live UDP worker */
+	size_t			 nworkers, capworkers;
+	int			 sigfd;
+	int			 pidfd;
+	long long		 start_ms;
+	uint64_t		 tcp_total, tls_total, refused_total;
+	uint64_t		 udp_retired;	/* echoed by removed listeners */
+	long long		 accept_pause_until;
+	/* refused-line rate limit */
+	long long		 refuse_window;
+	unsigned		 refuse_lines;
+	unsigned long long	 refuse_suppressed;
+	/* shutdown */
+	int			 stopping;
+	long long		 stop_deadline;
+	long long		 kill_deadline;
+};
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Before and during start: always on stderr, and in syslog. */
+static void
+startup_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "secho: %s\n", msg);
+	log_set_stderr(0);
+	log_errx("%s", msg);
+}
+
+static void
+apply_log_config(const struct master *m)
+{
+	const struct secho_config *c = m->cfg;
+
+	log_init(c->log_ident, c->log_facility, c->log_level,
+	    m->opts->mo_stderr || c->log_stderr);
+}
+
+/* ---- pidfile ---- */
+
+/*
+ * Open and lock the pidfile before binding, so a second instance with
+ * the same pidfile stops with a clear message; the pid is written after
+ * the sockets are bound and the process detached.
+ */
+static int
+pidfile_lock(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		startup_error("pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		startup_error("pidfile %s is locked by running process %s: "
+		    "another secho is using it", path, buf[0] ? buf : "?");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+pidfile_write(int fd, const char *path)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, n, 0) != n) {
+		startup_error("pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- TLS contexts, one per tls listener_config ---- */
+
+static void
+tls_free_all(struct tls_server **tls, size_t n)
+{
+	size_t i;
+
+	if (tls == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if (tls[i])
+			tls_server_free(tls[i]);
+	free(tls);
+}
+
+static struct tls_server **
+tls_build_all(const struct secho_config *cfg, char *err, size_t errlen)
+{
+	struct tls_server **tls;
+	char warn[1024];
+	size_t i;
+
+	tls = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*tls));
+	if (tls == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if (cfg->listeners[i].lc_proto != SECHO_PROTO_TLS)
+			continue;
+		tls[i] = tls_server_new(&cfg->listeners[i].lc_tls, cfg->file,
+		    err, errlen);
+		if (tls[i] == NULL) {
+			tls_free_all(tls, cfg->nlisteners);
+			return NULL;
+		}
+		tls_server_warnings(tls[i], warn, sizeof(warn));
+		if (warn[0])
+			log_warnx("%s", warn);
+	}
+	return tls;
+}
+
+static void
+attach_tls(struct master *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->ls.ls_count; i++) {
+		struct listener *l = &m->ls.ls_items[i];
+		l->l_tls = m->tls[l->l_cfg - m->cfg->listeners];
+	}
+}
+
+/* ---- children ---- */
+
+static void
+child_env_of(const struct master *m, struct child_env *env)
+{
+	env->ce_cfg = m->cfg;
+	env->ce_privs = &m->privs;
+	env->ce_report_fd = -1;
+}
+
+/*
+ * Fork with every signal blocked: the child must not run the master's
+ * handlers (they write to the master's self-pipe) before it installs
+ * its own; the parent restores its mask right after.
+ */
+static pid_t
+spawn_udp(struct master *m, struct listener *l)
+{
+	struct child_env env;
+	sigset_t all, old;
+	pid_t pid;
+
+	if (m->nworkers == m->capworkers) {
+		size_t ncap = m->capworkers ? m->capworkers * 2 : 8;
+		pid_t *p = realloc(m->workers, ncap * sizeof(*p));
+		if (p == NULL) {
+			log_errx("out of memory for UDP worker of %s", l->l_name);
+			return -1;
+		}
+		m->workers = p;
+		m->capworkers = ncap;
+	}
+	child_env_of(m, &env);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = child_spawn_udp(&env, l);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		log_err("fork of UDP worker for %s", l->l_name);
+		l->l_respawn_at = mono_ms() + 1000;
+		return -1;
+	}
+	m->workers[m->nworkers++] = pid;
+	l->l_worker = pid;
+	l->l_worker_started = mono_ms();
+	l->l_respawn_at = 0;
+	return pid;
+}
+
+static int
+worker_forget(struct master *m, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < m->nworkers; i++)
+		if (m->workers[i] == pid) {
+			m->workers[i] = m->workers[--m->nworkers];
+			return 1;
+		}
+	return 0;
+}
+
+static void
+log_exit_status(const char *what, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("%s %ld killed by signal %d (%s)", what, (long)pid,
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_warnx("%s %ld exited with status %d", what, (long)pid,
+		    WEXITSTATUS(status));
+}
+
+static void
+reap(struct master *m)
+{
+	struct child c;
+	int status;
+	pid_t pid;
+	size_t i;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == 0)
+			break;
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			break;	/* ECHILD */
+		}
+		if (child_table_remove(m->children, pid, &c)) {
+			/* SIGTERM/SIGKILL are ours at shutdown. */
+			if (!m->stopping)
+				log_exit_status("connection child", pid, status);
+			continue;
+		}
+		if (!worker_forget(m, pid))
+			continue;
+		for (i = 0; i < m->ls.ls_count; i++) {
+			struct listener *l = &m->ls.ls_items[i];
+			long long now = mono_ms(), delay;
+
+			if (l->l_worker != pid)
+				continue;
+			l->l_worker = 0;
+			if (m->stopping)
+				break;
+			log_exit_status("UDP worker", pid, status);
+			/* Back off a worker that keeps dying (inetd). */
+			if (now - l->l_worker_started < WORKER_QUICK_MS)
+				l->l_worker_failures++;
+			else
+				l->l_worker_failures = 0;
+			delay = 0;
+			if (l->l_worker_failures > 1) {
+				delay = 500LL << (l->l_worker_failures - 2);
+				if (delay > WORKER_MAX_DELAY)
+					delay = WORKER_MAX_DELAY;
+			}
+			log_warnx("restarting the UDP worker of %s in %lld ms",
+			    l->l_name, delay);
+			l->l_respawn_at = now + delay;
+			break;
+		}
+	}
+}
+
+static void
+respawn_due(struct master *m)
+{
+	long long now = mono_ms();
+	size_t i;
+
+	for (i = 0; i < m->ls.ls_count; i++) {
+		struct listener *l = &m->ls.ls_items[i];
+		if (l->l_proto == SECHO_PROTO_UDP && l->l_worker == 0 &&
+		    l->l_respawn_at != 0 && now >= l->l_respawn_at)
+			spawn_udp(m, l);
+	}
+}
+
+/* ---- accept ---- */
+
+static void
+refuse(struct master *m, struct listener *l, const struct sockaddr *peer,
+    const char *reason)
+{
+	struct logline ll;
+	char name[ADDR_STRLEN];
+	long long now = mono_ms();
+
+	m->refused_total++;
+	if (now - m->refuse_window >= 1000) {
+		m->refuse_window = now;
+		m->refuse_lines = 0;
+	}
+	/* A flood must not become a flood of log lines. */
+	if (m->refuse_lines >= REFUSE_LOG_RATE) {
+		m->refuse_suppressed++;
+		return;
+	}
+	m->refuse_lines++;
+	log_begin(&ll, LOG_WARNING, "refused");
+	log_kv(&ll, "proto", config_proto_name(l->l_proto));
+	log_kv(&ll, "peer", addr_format(peer, name, sizeof(name)));
+	log_kv(&ll, "reason", reason);
+	if (m->refuse_suppressed) {
+		log_kvu(&ll, "suppressed", m->refuse_suppressed);
+		m->refuse_suppressed = 0;
+	}
+	log_end(&ll);
+}
+
+static void
+accept_one(struct master *m, struct listener *l, int fd,
+    const struct sockaddr *peer)
+{
+	const struct listener_config *lc = l->l_cfg;
+	struct child_env env;
+	struct child c;
+	sigset_t all, old;
+	pid_t pid;
+
+	memset(&c, 0, sizeof(c));
+	addr_host_key(peer, c.ch_host);
+	/* With PROXY the real peer is known only in the child. */
+	if (!lc->lc_proxy_protocol &&
+	    ((lc->lc_allow.set && !addr_cidr_list_match(&lc->lc_allow, peer)) ||
+	    addr_cidr_list_match(&lc->lc_deny, peer))) {
+		refuse(m, l, peer, "access");
+		return;
+	}
+	if (child_table_count(m->children) >= (size_t)m->cfg->max_connections) {
+		refuse(m, l, peer, "max-connections");
+		return;
+	}
+	if (child_table_host_count(m->children, c.ch_host) >=
+	    (unsigned)m->cfg->max_per_host) {
+		refuse(m, l, peer, "max-per-host");
+		return;
+	}
+	child_env_of(m, &env);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = child_spawn_conn(&env, l, fd, peer);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		char name[ADDR_STRLEN];
+		log_err("fork for %s", addr_format(peer, name, sizeof(name)));
+		return;
+	}
+	c.ch_pid = pid;
+	c.ch_proto = l->l_proto;
+	c.ch_start = mono_ms();
+	if (child_table_add(m->children, &c) == -1)
+		log_errx("out of memory in the child table");
+	if (l->l_proto == SECHO_PROTO_TLS)
+		m->tls_total++;
+	else
+		m->tcp_total++;
+}
+
+static void
+accept_ready(struct master *m, struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		len = sizeof(ss);
+		fd = accept4(l->l_fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			case EAGAIN:
+				return;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				/* Pause rather than spin (sshd, stunnel). */
+				log_warn("accept on %s; pausing for 1 s",
+				    l->l_name);
+				m->accept_pause_until = mono_ms() + 1000;
+				return;
+			default:
+				log_warn("accept on %s", l->l_name);
+				return;
+			}
+		}
+		accept_one(m, l, fd, (struct sockaddr *)&ss);
+		close(fd);
+	}
+}
+
+/* ---- events ---- */
+
+static void
+log_listening(const struct listener *l)
+{
+	struct logline ll;
+
+	log_begin(&ll, LOG_INFO, "listening");
+	log_kv(&ll, "proto", config_proto_name(l->l_proto));
+	log_kv(&ll, "addr", l->l_name);
+	log_end(&ll);
+}
+
+static uint64_t
+udp_total(const struct master *m)
+{
+	uint64_t t = m->udp_retired;
+	size_t i;
+
+	for (i = 0; i < m->ls.ls_count; i++)
+		if (m->ls.ls_items[i].l_counters)
+			t += __atomic_load_n(
+			    &m->ls.ls_items[i].l_counters->uc_echoed,
+			    __ATOMIC_RELAXED);
+	return t;
+}
+
+static void
+log_stats(const struct master *m)
+{
+	struct logline ll;
+
+	log_begin(&ll, LOG_INFO, "stats");
+	log_kvu(&ll, "uptime_s", (mono_ms() - m->start_ms) / 1000);
+	log_kvu(&ll, "active", child_table_count(m->children));
+	log_kvu(&ll, "tcp_total", m->tcp_total);
+	log_kvu(&ll, "tls_total", m->tls_total);
+	log_kvu(&ll, "udp_total", udp_total(m));
+	log_kvu(&ll, "refused_total", m->refused_total);
+	log_end(&ll);
+}
+
+static void
+log_reload(const char *result, const char *error)
+{
+	struct logline ll;
+
+	log_begin(&ll, LOG_NOTICE, "reload");
+	log_kv(&ll, "result", result);
+	if (error)
+		log_kv(&ll, "error", error);
+	log_end(&ll);
+}
+
+static void
+reload(struct master *m)
+{
+	struct secho_config *ncfg = NULL;
+	struct tls_server **ntls = NULL;
+	struct listener_set nls;
+	struct privs npv;
+	char *errs = NULL, err[1024], warn[512];
+	size_t i;
+
+	notify_send("RELOADING=1");
+	if (config_load(m->opts->mo_config, &ncfg, &errs) == -1) {
+		/* One line in the log: the first problem and a count. */
+		size_t n = 0;
+		char *p;
+		for (p = errs; p && *p; p++)
+			n += *p == '\n';
+		if (errs && (p = strchr(errs, '\n')) != NULL)
+			*p = '\0';
+		if (n > 1)
+			snprintf(err, sizeof(err), "%s (and %zu more)",
+			    errs ? errs : "?", n - 1);
+		else
+			snprintf(err, sizeof(err), "%s", errs ? errs : "?");
+		free(errs);
+		log_reload("failed", err);
+		goto done;
+	}
+	if (child_privs_resolve(ncfg, &npv, err, sizeof(err), warn,
+	    sizeof(warn)) == -1) {
+		log_reload("failed", err);
+		config_free(ncfg);
+		goto done;
+	}
+	if ((ntls = tls_build_all(ncfg, err, sizeof(err))) == NULL) {
+		log_reload("failed", err);
+		child_privs_free(&npv);
+		config_free(ncfg);
+		goto done;
+	}
+	if (listen_build(ncfg, &m->ls, &nls, err, sizeof(err)) != 0) {
+		log_reload("failed", err);
+		tls_free_all(ntls, ncfg->nlisteners);
+		child_privs_free(&npv);
+		config_free(ncfg);
+		goto done;
+	}
+
+	/* Committed.  Removed sockets close; their workers stop. */
+	for (i = 0; i < m->ls.ls_count; i++) {
+		struct listener *o = &m->ls.ls_items[i];
+		if (o->l_worker > 0)
+			kill(o->l_worker, SIGTERM);
+		if (o->l_counters)
+			m->udp_retired += o->l_counters->uc_echoed;
+	}
+	listen_free(&m->ls);
+	tls_free_all(m->tls, m->cfg->nlisteners);
+	config_free(m->cfg);
+	child_privs_free(&m->privs);
+	m->cfg = ncfg;
+	m->tls = ntls;
+	m->privs = npv;
+	m->ls = nls;
+	attach_tls(m);
+	apply_log_config(m);
+	if (warn[0])
+		log_warnx("%s", warn);
+
+	/* UDP workers start over with the new settings (new, then old out). */
+	for (i = 0; i < m->ls.ls_count; i++) {
+		struct listener *l = &m->ls.ls_items[i];
+		pid_t old = l->l_worker;
+		if (l->l_proto != SECHO_PROTO_UDP)
+			continue;
+		l->l_worker_failures = 0;
+		spawn_udp(m, l);
+		if (old > 0)
+			kill(old, SIGTERM);
+	}
+	/* Listening lines for the sockets that are new. */
+	for (i = 0; i < m->ls.ls_count; i++)
+		if (!m->ls.ls_items[i].l_reused)
+			log_listening(&m->ls.ls_items[i]);
+	log_reload("ok", NULL);
+done:
+	notify_send("READY=1");
+}
+
+static void
+begin_shutdown(struct master *m)
+{
+	struct logline ll;
+	size_t i;
+
+	if (m->stopping)
+		return;
+	m->stopping = 1;
+	notify_send("STOPPING=1");
+	log_begin(&ll, LOG_NOTICE, "shutdown");
+	log_kvu(&ll, "active", child_table_count(m->children));
+	log_end(&ll);
+	/* Stop accepting: listeners close, UDP workers stop now. */
+	for (i = 0; i < m->nworkers; i++)
+		kill(m->workers[i], SIGTERM);
+	listen_close_fds(&m->ls);
+	m->stop_deadline = mono_ms() + m->cfg->shutdown_timeout * 1000LL;
+}
+
+/* Poll timeout (ms) until the next timed duty, -1 for none. */
+static int
+next_timeout(const struct master *m)
+{
+	long long now = mono_ms(), t = -1, d;
+	size_t i;
+
+#define CONSIDER(at) do { d = (at) - now; if (d < 0) d = 0; \
+	if (t < 0 || d < t) t = d; } while (0)
+	if (m->stopping) {
+		if (m->kill_deadline)
+			CONSIDER(m->kill_deadline);
+		else
+			CONSIDER(m->stop_deadline);
+	} else {
+		for (i = 0; i < m->ls.ls_count; i++)
+			if (m->ls.ls_items[i].l_respawn_at)
+				CONSIDER(m->ls.ls_items[i].l_respawn_at);
+		if (m->accept_pause_until > now)
+			CONSIDER(m->accept_pause_until);
+		CONSIDER(now + 60000);	/* TLS ticket key rotation */
+	}
+#undef CONSIDER
+	return t > INT32_MAX ? INT32_MAX : (int)t;
+}
+
+static int
+run_loop(struct master *m)
+{
+	struct pollfd *pfds = NULL;
+	struct listener **owners = NULL;
+	size_t cap = 0, n, i;
+	int sig, r;
+
+	for (;;) {
+		if (m->stopping && child_table_count(m->children) == 0 &&
+		    m->nworkers == 0)
+			break;
+		if (cap < m->ls.ls_count + 1) {
+			cap = m->ls.ls_count + 1;
+			pfds = realloc(pfds, cap * sizeof(*pfds));
+			owners = realloc(owners, cap * sizeof(*owners));
+			if (pfds == NULL || owners == NULL) {
+				log_errx("out of memory in the master loop");
+				free(pfds);
+				free(owners);
+				return EX_FAIL;
+			}
+		}
+		n = 0;
+		pfds[n].fd = m->sigfd;
+		pfds[n].events = POLLIN;
+		owners[n++] = NULL;
+		if (!m->stopping && mono_ms() >= m->accept_pause_until)
+			for (i = 0; i < m->ls.ls_count; i++) {
+				struct listener *l = &m->ls.ls_items[i];
+				if (l->l_proto == SECHO_PROTO_UDP || l->l_fd < 0)
+					continue;
+				pfds[n].fd = l->l_fd;
+				pfds[n].events = POLLIN;
+				owners[n++] = l;
+			}
+		r = poll(pfds, n, next_timeout(m));
+		if (r == -1 && errno != EINTR) {
+			log_err("poll");
+			break;
+		}
+		if (r > 0 && (pfds[0].revents & POLLIN)) {
+			while ((sig = sig_next()) != 0) {
+				switch (sig) {
+				case SIGCHLD:
+					reap(m);
+					break;
+				case SIGHUP:
+					if (!m->stopping)
+						reload(m);
+					break;
+				case SIGUSR1:
+					log_stats(m);
+					break;
+				case SIGTERM:
+				case SIGINT:
+					begin_shutdown(m);
+					break;
+				}
+			}
+		}
+		if (r > 0 && !m->stopping)
+			for (i = 1; i < n; i++)
+				if (pfds[i].revents & POLLIN)
+					accept_ready(m, owners[i]);
+		if (m->stopping) {
+			long long now = mono_ms();
+			if (!m->kill_deadline && now >= m->stop_deadline) {
+				/* Time is up: children log reason=shutdown. */
+				child_table_signal(m->children, SIGTERM);
+				m->kill_deadline = now + KILL_GRACE_MS;
+			} else if (m->kill_deadline && now >= m->kill_deadline) {
+				child_table_signal(m->children, SIGKILL);
+				for (i = 0; i < m->nworkers; i++)
+					kill(m->workers[i], SIGKILL);
+				m->kill_deadline = now + KILL_GRACE_MS;
+			}
+		} else {
+			respawn_due(m);
+			tls_tick(mono_ms());
+		}
+	}
+	free(pfds);
+	free(owners);
+	return EX_OK_;
+}
+
+static int
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		return -1;
+	/* Second fork: never a session leader, so no controlling tty. */
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		return -1;
+	umask(022);
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		return -1;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+int
+master_main(const struct master_opts *opts, struct secho_config *cfg)
+{
+	struct master m;
+	char err[1024], warn[512];
+	size_t i;
+	int rc = EX_FAIL;
+
+	memset(&m, 0, sizeof(m));
+	m.opts = opts;
+	m.cfg = cfg;
+	m.sigfd = m.pidfd = -1;
+	m.start_ms = mono_ms();
+	apply_log_config(&m);
+
+	if ((m.children = child_table_new()) == NULL) {
+		startup_error("out of memory");
+		goto out;
+	}
+	if (child_privs_resolve(cfg, &m.privs, err, sizeof(err), warn,
+	    sizeof(warn)) == -1) {
+		startup_error("%s", err);
+		rc = EX_OSERR_;
+		goto out;
+	}
+	if (warn[0])
+		log_warnx("%s", warn);
+	if (cfg->pidfile && (m.pidfd = pidfile_lock(cfg->pidfile)) == -1) {
+		rc = EX_OSERR_;
+		goto out;
+	}
+	if ((m.tls = tls_build_all(cfg, err, sizeof(err))) == NULL) {
+		startup_error("%s", err);
+		rc = EX_CONFIG_;
+		goto out;
+	}
+	switch (listen_build(cfg, NULL, &m.ls, err, sizeof(err))) {
+	case 0:
+		break;
+	case LISTEN_ERR_CONFIG:
+		startup_error("%s", err);
+		rc = EX_CONFIG_;
+		goto out;
+	default:
+		startup_error("%s", err);
+		rc = EX_OSERR_;
+		goto out;
+	}
+	attach_tls(&m);
+
+	if (!opts->mo_foreground) {
+		if (daemonize() == -1) {
+			startup_error("detaching: %s", strerror(errno));
+			goto out;
+		}
+		/* Only syslog from now on, unless -e. */
+		log_set_stderr(0);
+	}
+	if (m.pidfd != -1 && pidfile_write(m.pidfd, cfg->pidfile) == -1)
+		goto out;
+	if ((m.sigfd = sig_master_init()) == -1) {
+		startup_error("signals: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < m.ls.ls_count; i++)
+		log_listening(&m.ls.ls_items[i]);
+	for (i = 0; i < m.ls.ls_count; i++)
+		if (m.ls.ls_items[i].l_proto == SECHO_PROTO_UDP)
+			spawn_udp(&m, &m.ls.ls_items[i]);
+	notify_send("READY=1");
+
+	rc = run_loop(&m);
+out:
+	if (m.pidfd != -1) {
+		/* Only the owner of the lock removes the file. */
+		if (rc == EX_OK_ || m.stopping)
+			unlink(m.cfg->pidfile);
+		close(m.pidfd);
+	}
+	listen_free(&m.ls);
+	if (m.cfg) {
+		tls_free_all(m.tls, m.cfg->nlisteners);
+		config_free(m.cfg);
+	}
+	child_privs_free(&m.privs);
+	child_table_free(m.children);
+	free(m.workers);
+	sig_close_pipe();
+	return rc;
+}

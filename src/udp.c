@@ -1,0 +1,738 @@
+/*
+ * udp.c - UDP echo worker: receive, guard, rate limit, reply from the
+ * local address the datagram was sent to.
+ *
+ * One worker process owns one UDP socket (like inetd's "wait" datagram
+ * services).  Datagrams are read and answered in batches (recvmmsg,
+ * sendmmsg); every buffer is allocated once when the worker starts, so a
+ * flood costs no allocation.  Each reply carries an IP_PKTINFO or
+ * IPV6_PKTINFO control message with the local address the datagram was
+ * sent to, so a socket bound to a wildcard address answers from the right
+ * address on a multi-homed host.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "secho/addr.h"
+#include "secho/log.h"
+#include "secho/udp.h"
+
+/* Datagrams per recvmmsg/sendmmsg call. */
+#define UDP_BATCH	32
+/*
+ * Receive buffer per datagram: 65507 bytes of IPv4 payload (65527 for
+ * IPv6) fit; anything longer (an IPv6 jumbogram) comes back with MSG_TRUNC
+ * and is dropped instead of being echoed cut.
+ */
+#define UDP_BUFSIZE	65536
+/* recvmmsg batches per wakeup before ppoll again (signals get a look in). */
+#define UDP_DRAIN	16
+/* Per-source buckets in the worker: 4096 * 40 bytes. */
+#define UDP_RL_SLOTS	4096
+/* Slots probed per lookup: bounds the work per datagram. */
+#define RL_PROBE	8
+/* One udp-drop line per reason per this many ms. */
+#define UDP_DROP_LOG_MS	1000
+/* Socket buffer sizes we ask for (capped by net.core.[rw]mem_max). */
+#define UDP_SOCKBUF	(1024 * 1024)
+
+/* Room for IP_PKTINFO and IPV6_PKTINFO together (both may arrive). */
+#define UDP_CMSG_RECV	(CMSG_SPACE(sizeof(struct in_pktinfo)) + \
+			    CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64)
+#define UDP_CMSG_SEND	(CMSG_SPACE(sizeof(struct in6_pktinfo)))
+
+const char *
+udp_drop_name(enum udp_drop d)
+{
+	switch (d) {
+	case UDP_OK:
+		return "ok";
+	case UDP_DROP_RATE:
+		return "rate-limit";
+	case UDP_DROP_PORT:
+		return "source-port";
+	case UDP_DROP_ADDRESS:
+		return "source-address";
+	default:
+		return "unknown";
+	}
+}
+
+static int
+bad_ipv4(const unsigned char a[4])
+{
+	if (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0)
+		return 1;		/* unspecified */
+	if (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+		return 1;		/* limited broadcast */
+	if ((a[0] & 0xf0) == 0xe0)
+		return 1;		/* multicast 224.0.0.0/4 */
+	return 0;
+}
+
+/*
+ * The address is checked before the port: a datagram from 0.0.0.0:19 is
+ * reported as "source-address", the stronger sign of a forged or
+ * misdirected packet.  Unknown families (and NULL) are dropped as
+ * source-address: there is no sane way to answer them.
+ */
+enum udp_drop
+udp_check_source(const struct sockaddr *sa)
+{
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	const unsigned char *a;
+	unsigned port;
+
+	if (sa == NULL)
+		return UDP_DROP_ADDRESS;
+	switch (sa->sa_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)sa;
+		if (bad_ipv4((const unsigned char *)&sin->sin_addr))
+			return UDP_DROP_ADDRESS;
+		port = ntohs(sin->sin_port);
+		break;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)sa;
+		a = sin6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			if (bad_ipv4(a + 12))
+				return UDP_DROP_ADDRESS;
+		} else if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ||
+		    a[0] == 0xff)		/* multicast ff00::/8 */
+			return UDP_DROP_ADDRESS;
+		port = ntohs(sin6->sin6_port);
+		break;
+	default:
+		return UDP_DROP_ADDRESS;
+	}
+	if (port < 1024 || port == 2049)
+		return UDP_DROP_PORT;
+	return UDP_OK;
+}
+
+/*
+ * Rate limiter: token buckets in milli-tokens.  A bucket holds at most
+ * rate * 1000; a datagram costs 1000; every elapsed ms adds rate.  Integer
+ * arithmetic is exact: rate 10 refills one token in exactly 100 ms, and a
+ * fraction left over is kept in the bucket.
+ */
+struct rl_entry {
+	unsigned char	re_key[16];
+	uint64_t	re_last;	/* ms of the last datagram */
+	uint64_t	re_tokens;	/* milli-tokens */
+	int		re_used;
+};
+
+struct ratelimit {
+	unsigned	 rl_rate;
+	size_t		 rl_mask;	/* slots - 1 */
+	size_t		 rl_probe;
+	uint64_t	 rl_seed[2];
+	struct rl_entry	*rl_slots;
+};
+
+#define ROTL64(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND(v0, v1, v2, v3) do {					\
+	v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);	\
+	v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;			\
+	v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;			\
+	v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);	\
+} while (0)
+
+static uint64_t
+le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * SipHash-2-4 of a 16-byte key under a per-table random seed: an attacker
+ * who does not know the seed cannot aim spoofed sources at one probe
+ * window to evict a victim's bucket.
+ */
+static uint64_t
+rl_hash(const uint64_t seed[2], const unsigned char key[16])
+{
+	uint64_t v0 = seed[0] ^ 0x736f6d6570736575ULL;
+	uint64_t v1 = seed[1] ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = seed[0] ^ 0x6c7967656e657261ULL;
+	uint64_t v3 = seed[1] ^ 0x7465646279746573ULL;
+	uint64_t m[3];
+	int i;
+
+	m[0] = le64(key);
+	m[1] = le64(key + 8);
+	m[2] = (uint64_t)16 << 56;
+	for (i = 0; i < 3; i++) {
+		v3 ^= m[i];
+		SIPROUND(v0, v1, v2, v3);
+		SIPROUND(v0, v1, v2, v3);
+		v0 ^= m[i];
+	}
+	v2 ^= 0xff;
+	for (i = 0; i < 4; i++)
+		SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void
+rl_seed(uint64_t seed[2])
+{
+	struct timespec ts;
+	ssize_t n;
+
+	do
+		n = getrandom(seed, 2 * sizeof(uint64_t), GRND_NONBLOCK);
+	while (n == -1 && errno == EINTR);
+	if (n == 2 * (ssize_t)sizeof(uint64_t))
+		return;
+	/*
+	 * No entropy yet (very early boot): weaker, but the table still
+	 * works; only collision aiming becomes easier.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	seed[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+	    (uint64_t)getpid();
+	seed[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)seed;
+}
+
+struct ratelimit *
+ratelimit_new(unsigned rate, size_t slots)
+{
+	struct ratelimit *rl;
+	size_t n = 1;
+
+	if (slots > SIZE_MAX / 2 / sizeof(struct rl_entry)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (n < slots)
+		n <<= 1;
+	if ((rl = calloc(1, sizeof(*rl))) == NULL)
+		return NULL;
+	rl->rl_rate = rate;
+	rl->rl_mask = n - 1;
+	rl->rl_probe = n < RL_PROBE ? n : RL_PROBE;
+	if (rate == 0)
+		return rl;		/* no table needed */
+	if ((rl->rl_slots = calloc(n, sizeof(*rl->rl_slots))) == NULL) {
+		free(rl);
+		return NULL;
+	}
+	rl_seed(rl->rl_seed);
+	return rl;
+}
+
+void
+ratelimit_free(struct ratelimit *rl)
+{
+	if (rl == NULL)
+		return;
+	free(rl->rl_slots);
+	free(rl);
+}
+
+int
+ratelimit_allow(struct ratelimit *rl, const unsigned char key[16],
+    uint64_t now_ms)
+{
+	struct rl_entry *e, *victim = NULL;
+	uint64_t burst, elapsed;
+	size_t i, h;
+
+	if (rl == NULL || rl->rl_rate == 0)
+		return 1;
+	burst = (uint64_t)rl->rl_rate * 1000;
+	h = (size_t)rl_hash(rl->rl_seed, key);
+	for (i = 0; i < rl->rl_probe; i++) {
+		e = &rl->rl_slots[(h + i) & rl->rl_mask];
+		if (e->re_used && memcmp(e->re_key, key, 16) == 0)
+			goto found;
+		/* Prefer an empty slot, else the least recently seen. */
+		if (victim == NULL || (victim->re_used &&
+		    (!e->re_used || e->re_last < victim->re_last)))
+			victim = e;
+	}
+	/*
+	 * New source, or one evicted by others: a full bucket, as it would
+	 * have after a second of silence.
+	 */
+	e = victim;
+	memcpy(e->re_key, key, 16);
+	e->re_used = 1;
+	e->re_last = now_ms;
+	e->re_tokens = burst;
+	goto take;
+found:
+	if (now_ms > e->re_last) {
+		/* A full refill takes 1000 ms: cap before multiplying. */
+		elapsed = now_ms - e->re_last;
+		if (elapsed >= 1000)
+			e->re_tokens = burst;
+		else {
+			e->re_tokens += elapsed * rl->rl_rate;
+			if (e->re_tokens > burst)
+				e->re_tokens = burst;
+		}
+	}
+	/* A clock going backwards refills nothing and restarts from now. */
+	e->re_last = now_ms;
+take:
+	if (e->re_tokens < 1000)
+		return 0;
+	e->re_tokens -= 1000;
+	return 1;
+}
+
+static int
+setopt_int(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+int
+udp_socket_setup(int fd, int family)
+{
+	if (family == AF_INET) {
+		if (setopt_int(fd, IPPROTO_IP, IP_PKTINFO, 1) == -1)
+			return -1;
+	} else if (family == AF_INET6) {
+		if (setopt_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) == -1)
+			return -1;
+		/*
+		 * IPv4 datagrams on a dual-stack "::" socket: have their
+		 * destination as IP_PKTINFO too, answered the IPv4 way.  A
+		 * v6-only socket never sees them, so failure is harmless.
+		 */
+		(void)setopt_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+	} else {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	/* Absorb bursts; the kernel caps this at net.core.[rw]mem_max. */
+	(void)setopt_int(fd, SOL_SOCKET, SO_RCVBUF, UDP_SOCKBUF);
+	(void)setopt_int(fd, SOL_SOCKET, SO_SNDBUF, UDP_SOCKBUF);
+	return 0;
+}
+
+/* Pending udp-drop counts for one reason. */
+struct udp_droplog {
+	uint64_t		dl_count;	/* since the last line */
+	uint64_t		dl_last_ms;	/* time of the last line */
+	int			dl_logged;	/* a line was ever written */
+	struct sockaddr_storage	dl_peer;	/* latest dropped source */
+};
+
+struct udp_worker {
+	int			 uw_fd;
+	struct ratelimit	*uw_rl;
+	struct udp_counters	*uw_counters;
+	unsigned char		*uw_bufs;	/* UDP_BATCH * UDP_BUFSIZE */
+	struct mmsghdr		 uw_rmsg[UDP_BATCH];
+	struct iovec		 uw_riov[UDP_BATCH];
+	struct sockaddr_storage	 uw_names[UDP_BATCH];
+	union {
+		struct cmsghdr	align;
+		unsigned char	buf[UDP_CMSG_RECV];
+	}			 uw_rctl[UDP_BATCH];
+	struct mmsghdr		 uw_smsg[UDP_BATCH];
+	struct iovec		 uw_siov[UDP_BATCH];
+	union {
+		struct cmsghdr	align;
+		unsigned char	buf[UDP_CMSG_SEND];
+	}			 uw_sctl[UDP_BATCH];
+	struct udp_droplog	 uw_drops[UDP_NDROP];
+	uint64_t		 uw_warn_ms;	/* last per-send warning */
+	int			 uw_warned;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+count_add(struct udp_counters *c, int echoed, uint64_t n)
+{
+	if (c == NULL || n == 0)
+		return;
+	if (echoed)
+		__atomic_fetch_add(&c->uc_echoed, n, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&c->uc_dropped, n, __ATOMIC_RELAXED);
+}
+
+static void
+drop_note(struct udp_worker *w, enum udp_drop why, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	struct udp_droplog *d = &w->uw_drops[why];
+
+	d->dl_count++;
+	if (salen > sizeof(d->dl_peer))
+		salen = sizeof(d->dl_peer);
+	memcpy(&d->dl_peer, sa, salen);
+	if (salen < sizeof(d->dl_peer))
+		memset((char *)&d->dl_peer + salen, 0,
+		    sizeof(d->dl_peer) - salen);
+}
+
+/*
+ * Write the udp-drop lines that are due: at most one per reason per
+ * UDP_DROP_LOG_MS.  Returns the ms until the next one is due, or -1 when
+ * nothing is pending.
+ */
+static int
+drop_flush(struct udp_worker *w, uint64_t now)
+{
+	struct udp_droplog *d;
+	struct logline l;
+	char peer[ADDR_STRLEN];
+	uint64_t due;
+	int i, wait = -1;
+
+	for (i = UDP_OK + 1; i < UDP_NDROP; i++) {
+		d = &w->uw_drops[i];
+		if (d->dl_count == 0)
+			continue;
+		if (d->dl_logged && now < d->dl_last_ms + UDP_DROP_LOG_MS) {
+			due = d->dl_last_ms + UDP_DROP_LOG_MS - now;
+			if (wait == -1 || due < (uint64_t)wait)
+				wait = (int)due;
+			continue;
+		}
+		log_begin(&l, LOG_NOTICE, "udp-drop");
+		log_kv(&l, "peer", addr_format((struct sockaddr *)&d->dl_peer,
+		    peer, sizeof(peer)));
+		log_kv(&l, "reason", udp_drop_name((enum udp_drop)i));
+		log_kvu(&l, "count", d->dl_count);
+		log_end(&l);
+		d->dl_count = 0;
+		d->dl_last_ms = now;
+		d->dl_logged = 1;
+	}
+	return wait;
+}
+
+/* Errors of the socket itself, as opposed to one client's doing. */
+static int
+fatal_errno(int e)
+{
+	return e == EBADF || e == ENOTSOCK || e == EFAULT || e == EINVAL ||
+	    e == EOPNOTSUPP;
+}
+
+/*
+ * Fill in the reply's control message from the received one: the local
+ * address the datagram was sent to becomes the source of the answer.
+ * Returns the control length (0: no pktinfo came, let the kernel choose).
+ */
+static size_t
+reply_control(struct msghdr *rm, void *out)
+{
+	struct cmsghdr *c, *v4 = NULL, *v6 = NULL, *oc;
+	struct msghdr m;
+	struct in_pktinfo pi;
+	struct in6_pktinfo pi6;
+
+	for (c = CMSG_FIRSTHDR(rm); c != NULL; c = CMSG_NXTHDR(rm, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(pi)))
+			v4 = c;
+		else if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(pi6)))
+			v6 = c;
+	}
+	memset(&m, 0, sizeof(m));
+	m.msg_control = out;
+	if (v4 != NULL) {
+		/*
+		 * IPv4, also on a dual-stack socket.  ipi_spec_dst is the
+		 * local address the kernel would answer from: the
+		 * destination for unicast, an address of the interface for
+		 * a broadcast.  Interface 0: let routing choose.
+		 */
+		memcpy(&pi, CMSG_DATA(v4), sizeof(pi));
+		if (pi.ipi_spec_dst.s_addr == INADDR_ANY)
+			pi.ipi_spec_dst = pi.ipi_addr;
+		pi.ipi_ifindex = 0;
+		pi.ipi_addr.s_addr = INADDR_ANY;
+		m.msg_controllen = CMSG_SPACE(sizeof(pi));
+		oc = CMSG_FIRSTHDR(&m);
+		oc->cmsg_level = IPPROTO_IP;
+		oc->cmsg_type = IP_PKTINFO;
+		oc->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(oc), &pi, sizeof(pi));
+		return m.msg_controllen;
+	}
+	if (v6 != NULL) {
+		memcpy(&pi6, CMSG_DATA(v6), sizeof(pi6));
+		/* Keep the interface only where the address needs it. */
+		if (!IN6_IS_ADDR_LINKLOCAL(&pi6.ipi6_addr))
+			pi6.ipi6_ifindex = 0;
+		m.msg_controllen = CMSG_SPACE(sizeof(pi6));
+		oc = CMSG_FIRSTHDR(&m);
+		oc->cmsg_level = IPPROTO_IPV6;
+		oc->cmsg_type = IPV6_PKTINFO;
+		oc->cmsg_len = CMSG_LEN(sizeof(pi6));
+		memcpy(CMSG_DATA(oc), &pi6, sizeof(pi6));
+		return m.msg_controllen;
+	}
+	return 0;
+}
+
+/* Warn about a failed reply at most once a second: clients can cause it. */
+static void
+send_warn(struct udp_worker *w, const struct sockaddr *to, uint64_t now)
+{
+	char peer[ADDR_STRLEN];
+
+	if (errno == ECONNREFUSED)
+		return;
+	if (w->uw_warned && now < w->uw_warn_ms + 1000)
+		return;
+	w->uw_warned = 1;
+	w->uw_warn_ms = now;
+	log_warn("udp reply to %s", addr_format(to, peer, sizeof(peer)));
+}
+
+/* Send the n prepared replies; skip those the kernel refuses. */
+static int
+send_batch(struct udp_worker *w, unsigned n, uint64_t now, int debug)
+{
+	struct logline l;
+	char peer[ADDR_STRLEN];
+	unsigned off = 0, i;
+	uint64_t echoed = 0, failed = 0;
+	int r;
+
+	while (off < n) {
+		r = sendmmsg(w->uw_fd, w->uw_smsg + off, n - off, 0);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (fatal_errno(errno) && errno != EINVAL) {
+				log_warn("udp sendmmsg");
+				return -1;
+			}
+			/*
+			 * This one datagram could not be answered (no
+			 * route, firewall, buffers, an address we may not
+			 * send from): skip it, serve the rest.
+			 */
+			send_warn(w, w->uw_smsg[off].msg_hdr.msg_name, now);
+			failed++;
+			off++;
+			continue;
+		}
+		for (i = off; debug && i < off + (unsigned)r; i++) {
+			log_begin(&l, LOG_DEBUG, "udp");
+			log_kv(&l, "peer",
+			    addr_format(w->uw_smsg[i].msg_hdr.msg_name, peer,
+			    sizeof(peer)));
+			log_kvu(&l, "bytes", w->uw_siov[i].iov_len);
+			log_end(&l);
+		}
+		echoed += (unsigned)r;
+		off += (unsigned)r;
+	}
+	count_add(w->uw_counters, 1, echoed);
+	count_add(w->uw_counters, 0, failed);
+	return 0;
+}
+
+/*
+ * Read one batch, answer what passes.  Returns the number of datagrams
+ * read, 0 when none was waiting, -1 on a fatal socket error.
+ */
+static int
+serve_batch(struct udp_worker *w)
+{
+	struct msghdr *rm, *sm;
+	struct sockaddr *sa;
+	unsigned char key[16];
+	unsigned i, nsend = 0;
+	uint64_t now, dropped = 0;
+	enum udp_drop why;
+	int n, debug;
+
+	for (i = 0; i < UDP_BATCH; i++) {
+		rm = &w->uw_rmsg[i].msg_hdr;
+		rm->msg_namelen = sizeof(w->uw_names[i]);
+		rm->msg_controllen = sizeof(w->uw_rctl[i].buf);
+		rm->msg_flags = 0;
+	}
+	do
+		n = recvmmsg(w->uw_fd, w->uw_rmsg, UDP_BATCH, MSG_DONTWAIT,
+		    NULL);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (fatal_errno(errno)) {
+			log_warn("udp recvmmsg");
+			return -1;
+		}
+		/* ICMP errors queued on the socket, ENOMEM: carry on. */
+		return 1;
+	}
+	now = now_ms();
+	debug = log_enabled(LOG_DEBUG);
+	for (i = 0; i < (unsigned)n; i++) {
+		rm = &w->uw_rmsg[i].msg_hdr;
+		sa = (struct sockaddr *)&w->uw_names[i];
+		if (rm->msg_flags & MSG_TRUNC ||
+		    rm->msg_namelen < sizeof(sa_family_t)) {
+			dropped++;	/* longer than any echoable datagram */
+			continue;
+		}
+		if ((why = udp_check_source(sa)) != UDP_OK) {
+			drop_note(w, why, sa, rm->msg_namelen);
+			dropped++;
+			continue;
+		}
+		if (w->uw_rl != NULL) {
+			addr_host_key(sa, key);
+			if (!ratelimit_allow(w->uw_rl, key, now)) {
+				drop_note(w, UDP_DROP_RATE, sa,
+				    rm->msg_namelen);
+				dropped++;
+				continue;
+			}
+		}
+		sm = &w->uw_smsg[nsend].msg_hdr;
+		memset(sm, 0, sizeof(*sm));
+		sm->msg_name = sa;
+		sm->msg_namelen = rm->msg_namelen;
+		w->uw_siov[nsend].iov_base = w->uw_riov[i].iov_base;
+		w->uw_siov[nsend].iov_len = w->uw_rmsg[i].msg_len;
+		sm->msg_iov = &w->uw_siov[nsend];
+		sm->msg_iovlen = 1;
+		sm->msg_control = w->uw_sctl[nsend].buf;
+		sm->msg_controllen = reply_control(rm, w->uw_sctl[nsend].buf);
+		if (sm->msg_controllen == 0)
+			sm->msg_control = NULL;
+		nsend++;
+	}
+	count_add(w->uw_counters, 0, dropped);
+	if (nsend > 0 && send_batch(w, nsend, now, debug) == -1)
+		return -1;
+	return n;
+}
+
+int
+udp_worker_run(int fd, unsigned rate, struct udp_counters *counters,
+    volatile sig_atomic_t *stop, const sigset_t *sigmask)
+{
+	struct udp_worker *w;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct pollfd pfd;
+	struct timespec ts;
+	int i, n, rv = -1, wait;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		log_warn("udp worker");
+		return -1;
+	}
+	w->uw_fd = fd;
+	w->uw_counters = counters;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    udp_socket_setup(fd, ss.ss_family) == -1) {
+		log_warn("udp socket options");
+		goto out;
+	}
+	if (rate > 0 && (w->uw_rl = ratelimit_new(rate, UDP_RL_SLOTS)) == NULL) {
+		log_warn("udp rate limit table");
+		goto out;
+	}
+	if ((w->uw_bufs = malloc((size_t)UDP_BATCH * UDP_BUFSIZE)) == NULL) {
+		log_warn("udp buffers");
+		goto out;
+	}
+	for (i = 0; i < UDP_BATCH; i++) {
+		w->uw_riov[i].iov_base = w->uw_bufs + (size_t)i * UDP_BUFSIZE;
+		w->uw_riov[i].iov_len = UDP_BUFSIZE;
+		w->uw_rmsg[i].msg_hdr.msg_name = &w->uw_names[i];
+		w->uw_rmsg[i].msg_hdr.msg_iov = &w->uw_riov[i];
+		w->uw_rmsg[i].msg_hdr.msg_iovlen = 1;
+		w->uw_rmsg[i].msg_hdr.msg_control = w->uw_rctl[i].buf;
+	}
+
+	wait = -1;
+	while (!*stop) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (wait >= 0) {
+			ts.tv_sec = wait / 1000;
+			ts.tv_nsec = (long)(wait % 1000) * 1000000;
+		}
+		/*
+		 * The caller keeps SIGTERM blocked; ppoll unblocks the
+		 * signals of sigmask only for the wait, atomically, so a
+		 * signal that arrives while we serve a batch is not lost:
+		 * it interrupts the next ppoll at once (EINTR) and the loop
+		 * sees *stop.
+		 */
+		n = ppoll(&pfd, 1, wait >= 0 ? &ts : NULL, sigmask);
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_warn("udp ppoll");
+			goto out;
+		}
+		if (n > 0 && pfd.revents & POLLNVAL) {
+			errno = EBADF;
+			log_warn("udp socket");
+			goto out;
+		}
+		if (n > 0 && pfd.revents & POLLERR &&
+		    !(pfd.revents & POLLIN)) {
+			/* A pending ICMP error: read it (clears it), go on. */
+			int err;
+			socklen_t errlen = sizeof(err);
+
+			(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+			    &errlen);
+			continue;
+		}
+		/* A bounded drain, then ppoll again so signals get a look. */
+		for (i = 0; n > 0 && i < UDP_DRAIN; i++) {
+			int r = serve_batch(w);
+
+			if (r == -1)
+				goto out;
+			if (r < UDP_BATCH)
+				break;
+		}
+		wait = drop_flush(w, now_ms());
+	}
+	rv = 0;
+out:
+	ratelimit_free(w->uw_rl);
+	free(w->uw_bufs);
+	free(w);
+	return rv;
+}
