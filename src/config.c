@@ -206,6 +206,9 @@ static const struct field listener_fields[] = {
 
 /* ---- error collection ---- */
 
+static void eb_vadd(struct errbuf *eb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 eb_vadd(struct errbuf *eb, const char *fmt, va_list ap)
 {

@@ -61,6 +61,8 @@ struct master {
 	uint64_t		 tcp_total, tls_total, refused_total;
 	uint64_t		 udp_retired;	/* echoed by removed listeners */
 	long long		 accept_pause_until;
+	long long		 fd_warned;	/* last out-of-fd warning */
+	int			 reserve_fd;	/* spare fd for EMFILE */
 	/* refused-line rate limit */
 	long long		 refuse_window;
 	unsigned		 refuse_lines;
@@ -427,6 +429,42 @@ accept_one(struct master *m, struct listener *l, int fd,
 		m->tcp_total++;
 }
 
+/*
+ * Out of file descriptors: with the spare descriptor given back, take the
+ * waiting connection and close it at once, so the client is not left
+ * hanging in the backlog; say so at most once a second and stop polling
+ * the listeners briefly, so there is no busy loop while the shortage
+ * lasts.
+ */
+static void
+out_of_fds(struct master *m, struct listener *l)
+{
+	char name[ADDR_STRLEN] = "-";
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	long long now = mono_ms();
+	int saved = errno, fd;
+
+	if (m->reserve_fd != -1) {
+		close(m->reserve_fd);
+		fd = accept4(l->l_fd, (struct sockaddr *)&ss, &len,
+		    SOCK_CLOEXEC);
+		if (fd != -1) {
+			addr_format((struct sockaddr *)&ss, name, sizeof(name));
+			m->refused_total++;
+			close(fd);
+		}
+		m->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (now - m->fd_warned >= 1000) {
+		m->fd_warned = now;
+		errno = saved;
+		log_warn("accept on %s: out of file descriptors, closed "
+		    "connection from %s", l->l_name, name);
+	}
+	m->accept_pause_until = now + 100;
+}
+
 static void
 accept_ready(struct master *m, struct listener *l)
 {
@@ -448,6 +486,8 @@ accept_ready(struct master *m, struct listener *l)
 				return;
 			case EMFILE:
 			case ENFILE:
+				out_of_fds(m, l);
+				return;
 			case ENOBUFS:
 			case ENOMEM:
 				/* Pause rather than spin (sshd, stunnel). */
@@ -584,6 +624,7 @@ reload(struct master *m)
 	m->privs = npv;
 	m->ls = nls;
 	attach_tls(m);
+	tls_rotate_keys();	/* tickets: rotate on reload (issue 3) */
 	apply_log_config(m);
 	if (warn[0])
 		log_warnx("%s", warn);
@@ -783,6 +824,7 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	m.opts = opts;
 	m.cfg = cfg;
 	m.sigfd = m.pidfd = -1;
+	m.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	m.start_ms = mono_ms();
 	apply_log_config(&m);
 
@@ -858,6 +900,8 @@ out:
 	child_privs_free(&m.privs);
 	child_table_free(m.children);
 	free(m.workers);
+	if (m.reserve_fd != -1)
+		close(m.reserve_fd);
 	sig_close_pipe();
 	return rc;
 }

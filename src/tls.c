@@ -1,35 +1,717 @@
 /*
- * tls.c - placeholder until the TLS issue lands: tls listeners are
- * refused at start with a clear message.
+ * tls.c - OpenSSL for the tls listeners.
+ *
+ * The master builds one SSL_CTX per tls listener (tls_server_new), at
+ * start and again on reload, so a bad certificate is a start-up error or
+ * a failed reload that keeps the old contexts.  Each connection's child,
+ * a fork of the master, runs the handshake (tls_accept) and then the echo
+ * over the conn interface of echo.h.
+ *
+ * Resumption across processes: a server-side session cache lives in one
+ * process and dies with the child, so it is off; resumption uses session
+ * tickets only.  Their keys are a small ring (current + previous) held in
+ * the master's memory, never written to disk (locked, left out of core
+ * dumps), created before the first fork and so shared by every child.
+ * The master rotates them (tls_tick: every TICKET_ROTATE_MS; and on every
+ * reload); a ticket sealed with the previous key is still accepted for
+ * one period and renewed.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "secho/log.h"
 #include "secho/tls.h"
+
+/* Ticket keys change every 12 h; a rotated-out key lasts 12 h more. */
+#define TICKET_ROTATE_MS	(12LL * 3600 * 1000)
+/* Session (ticket) lifetime: at most one rotation period. */
+#define SESSION_LIFETIME_S	7200
+
+struct tls_server {
+	SSL_CTX		*ts_ctx;
+	char		*ts_cert_path;
+	char		 ts_cert_where[300];	/* "FILE:LINE: " or "" */
+};
+
+/* ---- error text ---- */
+
+/* "FILE:LINE: " (or "FILE: ") for messages about a setting. */
+static void
+where(char *buf, size_t len, const char *cfgfile, int line)
+{
+	if (cfgfile == NULL || *cfgfile == '\0')
+		snprintf(buf, len, "%s", "");
+	else if (line > 0)
+		snprintf(buf, len, "%s:%d: ", cfgfile, line);
+	else
+		snprintf(buf, len, "%s: ", cfgfile);
+}
+
+/* Reasons that only say which layer failed; dropped when others exist. */
+static int
+generic_reason(const char *r)
+{
+	size_t n = strlen(r);
+
+	return n >= 4 && strcmp(r + n - 4, " lib") == 0;
+}
+
+/*
+ * Drain the OpenSSL error queue into one readable string: the distinct
+ * reasons in words, oldest (the root cause) first, joined by ": ".  The
+ * queue is empty afterwards.  Writes fallback when the queue was empty.
+ */
+static void
+ssl_reasons(char *buf, size_t len, const char *fallback)
+{
+	const char *seen[8], *r;
+	unsigned long e;
+	size_t nseen = 0, i, off = 0;
+	int specific = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	/* First pass: collect, so generic reasons can be filtered. */
+	while ((e = ERR_get_error()) != 0) {
+		if ((r = ERR_reason_error_string(e)) == NULL)
+			continue;	/* no words for it */
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], r) == 0)
+				break;
+		if (i < nseen || nseen == sizeof(seen) / sizeof(seen[0]))
+			continue;
+		seen[nseen++] = r;
+		if (!generic_reason(r))
+			specific = 1;
+	}
+	for (i = 0; i < nseen; i++) {
+		if (specific && generic_reason(seen[i]))
+			continue;
+		int n = snprintf(buf + off, len - off, "%s%s",
+		    off ? ": " : "", seen[i]);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	if (off == 0)
+		snprintf(buf, len, "%s", fallback);
+	ERR_clear_error();
+}
+
+/* ---- ticket keys ---- */
+
+struct ticket_key {
+	unsigned char	tk_name[16];
+	unsigned char	tk_aes[32];
+	unsigned char	tk_hmac[32];
+};
+
+struct ticket_ring {
+	struct ticket_key	tr_keys[2];	/* [0] current, [1] previous */
+	int			tr_count;	/* keys in use: 0..2 */
+	long long		tr_rotated_ms;	/* CLOCK_MONOTONIC */
+};
+
+static struct ticket_ring *ring;
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The ring lives on its own page: locked (not swapped out) and left out
+ * of core dumps, where the kernel lets us; children inherit it at fork.
+ */
+static int
+ring_init(void)
+{
+	void *p;
+
+	if (ring != NULL)
+		return 0;
+	p = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	(void)mlock(p, sizeof(*ring));
+	(void)madvise(p, sizeof(*ring), MADV_DONTDUMP);
+	ring = p;
+	memset(ring, 0, sizeof(*ring));
+	return 0;
+}
+
+/* New current key; the current one becomes the previous one. */
+static int
+ring_rotate(long long now)
+{
+	struct ticket_key k;
+
+	if (ring_init() == -1)
+		return -1;
+	if (RAND_bytes(k.tk_name, sizeof(k.tk_name)) != 1 ||
+	    RAND_priv_bytes(k.tk_aes, sizeof(k.tk_aes)) != 1 ||
+	    RAND_priv_bytes(k.tk_hmac, sizeof(k.tk_hmac)) != 1) {
+		OPENSSL_cleanse(&k, sizeof(k));
+		ERR_clear_error();
+		return -1;
+	}
+	ring->tr_keys[1] = ring->tr_keys[0];
+	ring->tr_keys[0] = k;
+	OPENSSL_cleanse(&k, sizeof(k));
+	if (ring->tr_count < 2)
+		ring->tr_count++;
+	ring->tr_rotated_ms = now;
+	return 0;
+}
+
+static int
+ticket_mac_init(EVP_MAC_CTX *hctx, unsigned char *key)
+{
+	OSSL_PARAM params[3];
+	char digest[] = "SHA256";
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    key, 32);
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, params);
+}
+
+/*
+ * SSL_CTX_set_tlsext_ticket_key_evp_cb: seal with the current key;
+ * open with the current (1) or the previous key (2: valid, but issue a
+ * new ticket); 0 for an unknown key (full handshake, new ticket).
+ */
+static int
+ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16],
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct ticket_key *k;
+	int i;
+
+	if (ring == NULL || ring->tr_count == 0)
+		return enc ? -1 : 0;
+	if (enc) {
+		k = &ring->tr_keys[0];
+		if (RAND_bytes(iv, 16) != 1)	/* AES block = IV size */
+			return -1;
+		memcpy(key_name, k->tk_name, 16);
+		if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+		    k->tk_aes, iv) != 1 || ticket_mac_init(hctx,
+		    k->tk_hmac) != 1)
+			return -1;
+		return 1;
+	}
+	for (i = 0; i < ring->tr_count; i++) {
+		k = &ring->tr_keys[i];
+		if (CRYPTO_memcmp(key_name, k->tk_name, 16) != 0)
+			continue;
+		if (ticket_mac_init(hctx, k->tk_hmac) != 1 ||
+		    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+		    k->tk_aes, iv) != 1)
+			return -1;
+		return i == 0 ? 1 : 2;
+	}
+	return 0;
+}
+
+void
+tls_tick(long long now_ms)
+{
+	if (ring == NULL || ring->tr_count == 0)
+		return;		/* no tls listener yet */
+	if (now_ms - ring->tr_rotated_ms >= TICKET_ROTATE_MS &&
+	    ring_rotate(now_ms) == -1)
+		log_warnx("tls: cannot rotate session ticket keys");
+}
+
+void
+tls_rotate_keys(void)
+{
+	if (ring_rotate(mono_ms()) == -1)
+		log_warnx("tls: cannot rotate session ticket keys");
+}
+
+/* ---- global ---- */
 
 void
 tls_global_init(void)
 {
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS |
+	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+}
+
+/* ---- contexts ---- */
+
+/* Passphrase prompts would hang a daemon: refuse, and remember it. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	if (u != NULL)
+		*(int *)u = 1;
+	return -1;
+}
+
+/* fopen() first, so an unreadable file gets the system's words. */
+static int
+readable(const char *path, char *why, size_t len)
+{
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(why, len, "%s", strerror(errno));
+		return 0;
+	}
+	fclose(f);
+	return 1;
+}
+
+static EVP_PKEY *
+load_key(const char *path, char *why, size_t len)
+{
+	EVP_PKEY *pkey;
+	FILE *f;
+	int asked = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(why, len, "%s", strerror(errno));
+		return NULL;
+	}
+	ERR_clear_error();
+	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked);
+	fclose(f);
+	if (pkey == NULL) {
+		if (asked) {
+			ERR_clear_error();
+			snprintf(why, len, "the private key is encrypted "
+			    "(a passphrase-protected key cannot be used)");
+		} else {
+			char r[200];
+			ssl_reasons(r, sizeof(r), "unknown error");
+			snprintf(why, len, "no private key could be read (%s)",
+			    r);
+		}
+	}
+	return pkey;
+}
+
+/* A session ID context per distinct security setting (see below). */
+static void
+set_sid_ctx(SSL_CTX *ctx, const struct tls_config *tc)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *m;
+	char head[64];
+
+	/*
+	 * A session (ticket) must not resume on a listener whose client
+	 * certificate rules differ (the key ring is shared by all of them):
+	 * OpenSSL refuses a session whose context differs.
+	 */
+	snprintf(head, sizeof(head), "secho verify=%d|", tc->tc_verify_client);
+	if ((m = EVP_MD_CTX_new()) == NULL)
+		goto fallback;
+	if (EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(m, head, strlen(head)) != 1 ||
+	    EVP_DigestUpdate(m, tc->tc_client_ca ? tc->tc_client_ca : "",
+	    tc->tc_client_ca ? strlen(tc->tc_client_ca) + 1 : 1) != 1 ||
+	    EVP_DigestUpdate(m, tc->tc_certificate ? tc->tc_certificate : "",
+	    tc->tc_certificate ? strlen(tc->tc_certificate) + 1 : 1) != 1 ||
+	    EVP_DigestFinal_ex(m, md, &mdlen) != 1)
+		mdlen = 0;
+	EVP_MD_CTX_free(m);
+	if (mdlen > SSL_MAX_SID_CTX_LENGTH)
+		mdlen = SSL_MAX_SID_CTX_LENGTH;
+	if (mdlen > 0) {
+		SSL_CTX_set_session_id_context(ctx, md, mdlen);
+		return;
+	}
+fallback:
+	ERR_clear_error();
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)head,
+	    (unsigned int)strlen(head));
 }
 
 struct tls_server *
 tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
     size_t errlen)
 {
-	snprintf(err, errlen, "%s:%d: tls listeners are not supported yet",
-	    cfgfile, tc->tc_line);
+	struct tls_server *ts = NULL;
+	SSL_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	X509 *leaf;
+	STACK_OF(X509_NAME) *names;
+	char at[300], why[512];
+	const char *cert = tc->tc_certificate, *key = tc->tc_private_key;
+	const char *ca = tc->tc_client_ca;
+
+	ERR_clear_error();
+	if (ring_init() == -1 || (ring->tr_count == 0 &&
+	    ring_rotate(mono_ms()) == -1)) {
+		snprintf(err, errlen, "cannot create session ticket keys");
+		return NULL;
+	}
+	if (cert == NULL || key == NULL) {
+		where(at, sizeof(at), cfgfile, tc->tc_line);
+		snprintf(err, errlen, "%stls listener without %s", at,
+		    cert == NULL ? "tls.certificate" : "tls.private_key");
+		return NULL;
+	}
+	if ((ts = calloc(1, sizeof(*ts))) == NULL ||
+	    (ts->ts_cert_path = strdup(cert)) == NULL ||
+	    (ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	where(ts->ts_cert_where, sizeof(ts->ts_cert_where), cfgfile,
+	    tc->tc_certificate_line ? tc->tc_certificate_line : tc->tc_line);
+
+	/* Protocol: TLS 1.2 or 1.3 as the floor, nothing older. */
+	where(at, sizeof(at), cfgfile, tc->tc_line);
+	if (SSL_CTX_set_min_proto_version(ctx, tc->tc_min_protocol) != 1) {
+		ssl_reasons(why, sizeof(why), "unsupported version");
+		snprintf(err, errlen, "%stls.min_protocol: %s", at, why);
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
+	/*
+	 * The echo buffer (echo.c) offers the same pointer and at least the
+	 * same length when it retries a write, so partial writes suffice;
+	 * moving buffers are accepted anyway.  Idle connections give their
+	 * record buffers back.
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+
+	if (tc->tc_ciphers && SSL_CTX_set_cipher_list(ctx,
+	    tc->tc_ciphers) != 1) {
+		ssl_reasons(why, sizeof(why), "no cipher matched");
+		snprintf(err, errlen, "%stls.ciphers \"%s\": %s", at,
+		    tc->tc_ciphers, why);
+		goto fail;
+	}
+	if (tc->tc_ciphersuites && SSL_CTX_set_ciphersuites(ctx,
+	    tc->tc_ciphersuites) != 1) {
+		ssl_reasons(why, sizeof(why), "no cipher suite matched");
+		snprintf(err, errlen, "%stls.ciphersuites \"%s\": %s", at,
+		    tc->tc_ciphersuites, why);
+		goto fail;
+	}
+	if (tc->tc_groups && SSL_CTX_set1_groups_list(ctx,
+	    tc->tc_groups) != 1) {
+		ssl_reasons(why, sizeof(why), "unknown group");
+		snprintf(err, errlen, "%stls.groups \"%s\": %s", at,
+		    tc->tc_groups, why);
+		goto fail;
+	}
+
+	/* Certificate chain, then a key that must match its leaf. */
+	if (!readable(cert, why, sizeof(why))) {
+		snprintf(err, errlen, "%s%s: %s", ts->ts_cert_where, cert, why);
+		goto fail;
+	}
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		ssl_reasons(why, sizeof(why), "unknown error");
+		snprintf(err, errlen, "%s%s: no usable PEM certificate (%s)",
+		    ts->ts_cert_where, cert, why);
+		goto fail;
+	}
+	where(at, sizeof(at), cfgfile, tc->tc_private_key_line ?
+	    tc->tc_private_key_line : tc->tc_line);
+	if ((pkey = load_key(key, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s%s: %s", at, key, why);
+		goto fail;
+	}
+	leaf = SSL_CTX_get0_certificate(ctx);
+	if (leaf == NULL || X509_get0_pubkey(leaf) == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(leaf), pkey) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "%s%s: the private key does not match "
+		    "the certificate in %s", at, key, cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		ssl_reasons(why, sizeof(why), "unknown error");
+		snprintf(err, errlen, "%s%s: %s", at, key, why);
+		goto fail;
+	}
+	EVP_PKEY_free(pkey);
+	pkey = NULL;
+
+	/* Client certificates. */
+	if (ca != NULL && *ca != '\0') {
+		where(at, sizeof(at), cfgfile, tc->tc_client_ca_line ?
+		    tc->tc_client_ca_line : tc->tc_line);
+		if (!readable(ca, why, sizeof(why))) {
+			snprintf(err, errlen, "%s%s: %s", at, ca, why);
+			goto fail;
+		}
+		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+			ssl_reasons(why, sizeof(why), "unknown error");
+			snprintf(err, errlen, "%s%s: no usable PEM CA "
+			    "certificate (%s)", at, ca, why);
+			goto fail;
+		}
+		if ((names = SSL_load_client_CA_file(ca)) == NULL) {
+			ssl_reasons(why, sizeof(why), "no certificate found");
+			snprintf(err, errlen, "%s%s: %s", at, ca, why);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+	}
+	switch (tc->tc_verify_client) {
+	case SECHO_VERIFY_REQUIRE:
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		break;
+	case SECHO_VERIFY_OPTIONAL:
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		break;
+	default:
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		break;
+	}
+
+	/*
+	 * Sessions: no server-side cache (it would live in one child and
+	 * die with it); stateless tickets under the shared key ring.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	set_sid_ctx(ctx, tc);
+	SSL_CTX_set_timeout(ctx, SESSION_LIFETIME_S);
+	if (tc->tc_session_tickets) {
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	} else {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	}
+
+	ts->ts_ctx = ctx;
+	ERR_clear_error();
+	return ts;
+
+fail:
+	EVP_PKEY_free(pkey);
+	SSL_CTX_free(ctx);
+	if (ts != NULL)
+		free(ts->ts_cert_path);
+	free(ts);
+	ERR_clear_error();
 	return NULL;
 }
 
 void
 tls_server_free(struct tls_server *ts)
 {
+	if (ts == NULL)
+		return;
+	SSL_CTX_free(ts->ts_ctx);
+	free(ts->ts_cert_path);
+	free(ts);
+}
+
+static void
+asn1_time_text(const ASN1_TIME *t, char *buf, size_t len)
+{
+	BIO *b;
+	int n;
+
+	buf[0] = '\0';
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (ASN1_TIME_print(b, t) == 1) {
+		n = BIO_read(b, buf, (int)len - 1);
+		buf[n > 0 ? n : 0] = '\0';
+	}
+	BIO_free(b);
+	ERR_clear_error();
 }
 
 void
 tls_server_warnings(struct tls_server *ts, char *warn, size_t len)
 {
-	if (len)
-		warn[0] = '\0';
+	X509 *leaf;
+	char when[64];
+
+	if (len == 0)
+		return;
+	warn[0] = '\0';
+	if (ts == NULL || (leaf = SSL_CTX_get0_certificate(ts->ts_ctx)) == NULL)
+		return;
+	if (X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0) {
+		asn1_time_text(X509_get0_notBefore(leaf), when, sizeof(when));
+		snprintf(warn, len, "%s%s: the certificate is not yet valid "
+		    "(not before %s)", ts->ts_cert_where, ts->ts_cert_path,
+		    when);
+	} else if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
+		asn1_time_text(X509_get0_notAfter(leaf), when, sizeof(when));
+		snprintf(warn, len, "%s%s: the certificate has expired "
+		    "(not after %s)", ts->ts_cert_where, ts->ts_cert_path,
+		    when);
+	}
+	ERR_clear_error();
+}
+
+/* ---- connections ---- */
+
+static ssize_t
+tls_read(struct conn *c, void *buf, size_t len)
+{
+	SSL *ssl = c->c_ctx;
+	size_t n = 0;
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_read_ex(ssl, buf, len, &n)) == 1)
+		return (ssize_t)n;
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return CONN_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return CONN_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;	/* close_notify: orderly end of input */
+	default:
+		/*
+		 * SSL_ERROR_SYSCALL (reset) or SSL_ERROR_SSL, which includes
+		 * "unexpected eof while reading": the peer vanished without
+		 * close_notify, maybe in the middle of a record.
+		 */
+		ERR_clear_error();
+		return CONN_ERROR;
+	}
+}
+
+/*
+ * With SSL_MODE_ENABLE_PARTIAL_WRITE a retry after WANT_* must offer at
+ * least the bytes of the first try; echo.c retries from the same place
+ * of its ring buffer with a length that can only have grown.
+ */
+static ssize_t
+tls_write(struct conn *c, const void *buf, size_t len)
+{
+	SSL *ssl = c->c_ctx;
+	size_t n = 0;
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_write_ex(ssl, buf, len, &n)) == 1)
+		return (ssize_t)n;
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return CONN_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return CONN_WANT_WRITE;
+	default:
+		ERR_clear_error();
+		return CONN_ERROR;
+	}
+}
+
+/*
+ * Our close_notify.  The peer sent its own already (that is how the echo
+ * ended), so there is nothing to wait for once ours is out.
+ */
+static int
+tls_close_write(struct conn *c)
+{
+	SSL *ssl = c->c_ctx;
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_shutdown(ssl)) >= 0)
+		return 0;
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return CONN_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return CONN_WANT_WRITE;
+	default:
+		ERR_clear_error();
+		return CONN_ERROR;
+	}
+}
+
+static size_t
+tls_pending(struct conn *c)
+{
+	int n = SSL_pending(c->c_ctx);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+static const struct conn_ops tls_ops = {
+	.co_read = tls_read,
+	.co_write = tls_write,
+	.co_close_write = tls_close_write,
+	.co_pending = tls_pending,
+};
+
+/* Why a handshake failed, in words. */
+static void
+handshake_error(SSL *ssl, int r, int sys_errno, char *err, size_t errlen)
+{
+	char why[400];
+	long vr;
+
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() != 0)
+			ssl_reasons(err, errlen, "unknown error");
+		else if (sys_errno != 0)
+			snprintf(err, errlen, "%s", strerror(sys_errno));
+		else
+			snprintf(err, errlen, "connection closed by the peer "
+			    "during the handshake");
+		break;
+	case SSL_ERROR_ZERO_RETURN:
+		snprintf(err, errlen, "connection closed by the peer during "
+		    "the handshake");
+		break;
+	case SSL_ERROR_SSL:
+	default:
+		ssl_reasons(why, sizeof(why), "handshake failed");
+		vr = SSL_get_verify_result(ssl);
+		if (vr != X509_V_OK)
+			snprintf(err, errlen, "%s (%s)", why,
+			    X509_verify_cert_error_string(vr));
+		else
+			snprintf(err, errlen, "%s", why);
+		break;
+	}
+	ERR_clear_error();
 }
 
 int
@@ -37,25 +719,111 @@ tls_accept(struct tls_server *ts, int fd, struct conn *c, int timeout_ms,
     volatile sig_atomic_t *stop, const sigset_t *sigmask, char *err,
     size_t errlen)
 {
-	snprintf(err, errlen, "not supported");
-	return TLS_ACCEPT_FAILED;
+	struct pollfd pfd;
+	struct timespec tsp;
+	long long deadline, left;
+	SSL *ssl;
+	int r, fl, e, saved;
+
+	if (errlen)
+		err[0] = '\0';
+	ERR_clear_error();
+	if ((fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_NONBLOCK))
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if ((ssl = SSL_new(ts->ts_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
+		ssl_reasons(err, errlen, "out of memory");
+		SSL_free(ssl);
+		return TLS_ACCEPT_FAILED;
+	}
+	deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	for (;;) {
+		if (stop != NULL && *stop) {
+			SSL_free(ssl);
+			return TLS_ACCEPT_STOPPED;
+		}
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_accept(ssl);
+		saved = errno;
+		if (r == 1)
+			break;
+		e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_WANT_READ)
+			pfd.events = POLLIN;
+		else if (e == SSL_ERROR_WANT_WRITE)
+			pfd.events = POLLOUT;
+		else {
+			handshake_error(ssl, r, saved, err, errlen);
+			SSL_free(ssl);
+			return TLS_ACCEPT_FAILED;
+		}
+		for (;;) {
+			if (stop != NULL && *stop)
+				break;
+			left = timeout_ms > 0 ? deadline - mono_ms() : -1;
+			if (timeout_ms > 0 && left <= 0) {
+				SSL_free(ssl);
+				ERR_clear_error();
+				return TLS_ACCEPT_TIMEOUT;
+			}
+			if (left >= 0) {
+				tsp.tv_sec = left / 1000;
+				tsp.tv_nsec = (left % 1000) * 1000000;
+			}
+			pfd.fd = fd;
+			pfd.revents = 0;
+			r = ppoll(&pfd, 1, left >= 0 ? &tsp : NULL, sigmask);
+			if (r > 0)
+				break;	/* ready (or an error SSL_accept sees) */
+			if (r == -1 && errno != EINTR) {
+				snprintf(err, errlen, "poll: %s",
+				    strerror(errno));
+				SSL_free(ssl);
+				return TLS_ACCEPT_FAILED;
+			}
+		}
+	}
+	c->c_ops = &tls_ops;
+	c->c_ctx = ssl;
+	c->c_fd = fd;
+	ERR_clear_error();
+	return TLS_ACCEPT_OK;
 }
 
 void
 tls_conn_info(struct conn *c, const char **version, const char **cipher,
     char *subject, size_t sublen)
 {
+	SSL *ssl = c->c_ctx;
+	X509 *peer;
+	BIO *b;
+	int n;
+
 	*version = *cipher = "-";
 	if (sublen)
 		subject[0] = '\0';
+	if (ssl == NULL)
+		return;
+	*version = SSL_get_version(ssl);
+	*cipher = SSL_get_cipher_name(ssl);
+	if (*cipher == NULL)
+		*cipher = "-";
+	if (sublen == 0 || (peer = SSL_get0_peer_certificate(ssl)) == NULL)
+		return;
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (X509_NAME_print_ex(b, X509_get_subject_name(peer), 0,
+	    XN_FLAG_RFC2253) >= 0) {
+		n = BIO_read(b, subject, (int)sublen - 1);
+		subject[n > 0 ? n : 0] = '\0';
+	}
+	BIO_free(b);
+	ERR_clear_error();
 }
 
 void
 tls_conn_free(struct conn *c)
 {
-}
-
-void
-tls_tick(long long now_ms)
-{
+	SSL_free(c->c_ctx);
+	c->c_ctx = NULL;
 }

@@ -22,13 +22,16 @@ char	*addr_format_host(const struct sockaddr *sa, char *buf, size_t len);
 
 /*
  * Parse "192.0.2.0/24", "2001:db8::/32", or a bare address (full-length
- * prefix) into *c.  Host bits beyond the prefix must be zero.  Returns 0,
- * or -1 when the text is not a valid CIDR block.
+ * prefix) into *c.  Host bits beyond the prefix must be zero ("10.0.0.1/8"
+ * is refused).  An IPv4 block written as mapped IPv6 ("::ffff:10.0.0.0/104")
+ * is stored as the IPv4 block.  Returns 0, or -1 when the text is not a
+ * valid CIDR block.
  */
 int	 addr_parse_cidr(const char *text, struct cidr *c);
 
 /*
- * Does sa fall into c?  IPv4-mapped IPv6 addresses match IPv4 blocks.
+ * Does sa fall into c?  IPv4-mapped IPv6 addresses match IPv4 blocks (and
+ * only those: "::/0" matches IPv6 peers, not IPv4 ones, as in nginx).
  * Returns 1 or 0.
  */
 int	 addr_cidr_match(const struct cidr *c, const struct sockaddr *sa);
@@ -37,12 +40,16 @@ int	 addr_cidr_match(const struct cidr *c, const struct sockaddr *sa);
 int	 addr_cidr_list_match(const struct cidr_list *l, const struct sockaddr *sa);
 
 /*
- * Is text an IP literal (IPv4 or IPv6, no brackets)?  1 or 0.
+ * Is text an IP literal (IPv4 or IPv6, no brackets; an IPv6 literal may
+ * carry a zone, "fe80::1%eth0", as getaddrinfo() accepts)?  1 or 0.
  */
 int	 addr_is_literal(const char *text);
 
 /*
- * Is text a syntactically valid host name (RFC 1123 labels)?  1 or 0.
+ * Is text a syntactically valid host name (RFC 1123 labels of 1..63
+ * letters, digits, hyphens, not at either end; 253 characters at most,
+ * one trailing dot allowed)?  An all-numeric last label ("999.1.1.1") is
+ * refused.  1 or 0.
  */
 int	 addr_is_hostname(const char *text);
 

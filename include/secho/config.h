@@ -54,11 +54,12 @@ struct cidr_list {
 };
 
 /*
- * TLS settings.  Strings are owned (NULL = unset / empty).  In the global
- * group every field has its default; in a listener override, the *_set
- * flags say which fields were given, and config_load() merges the rest
- * from the global group, so after loading every tls listener's tc_ is
- * complete.
+ * TLS settings.  Strings are owned (NULL = unset / empty; for ciphers,
+ * ciphersuites and groups NULL means OpenSSL's built-in default).  In the
+ * global group every field has its default; a listener's own tls group
+ * overrides only the fields it gives, config_load() merges the rest from
+ * the global group (strings copied, *_line fields follow the value), so
+ * after loading every tls listener's lc_tls is complete.
  */
 struct tls_config {
 	char	*tc_certificate;

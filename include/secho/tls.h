@@ -60,9 +60,17 @@ void	tls_conn_info(struct conn *c, const char **version,
 void	tls_conn_free(struct conn *c);
 
 /*
- * Ticket keys: kept in the master's memory only, inherited by children
- * at fork.  Call periodically from the master; rotates when due.
+ * Ticket keys: kept in the master's memory only (created by the first
+ * tls_server_new()), inherited by children at fork.  Call periodically
+ * from the master with CLOCK_MONOTONIC ms; rotates every 12 h.
  */
 void	tls_tick(long long now_ms);
+
+/*
+ * Rotate the ticket keys now (the master, on every reload): tickets
+ * sealed with the key before stay valid for one more period and are
+ * renewed when used.
+ */
+void	tls_rotate_keys(void);
 
 #endif
