@@ -195,16 +195,18 @@ class TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def make_cert(tmp, name="server", cn="localhost", key_type="ec"):
-    """A self-signed certificate and key in tmp; returns (cert, key) paths."""
+def make_cert(tmp, name="server", cn="localhost", key_type="ec", subj=None, san=True):
+    """A self-signed certificate and key in tmp; returns (cert, key) paths.
+    The certificate is its own CA (use it as cafile / client_ca)."""
     cert = tmp.file(name + ".crt")
     key = tmp.file(name + ".key")
     if key_type == "ec":
         newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
     else:
         newkey = ["-newkey", "rsa:2048"]
+    ext = ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"] if san else []
     subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "2"] + newkey +
-                   ["-keyout", key, "-out", cert, "-subj", "/CN=" + cn],
+                   ["-keyout", key, "-out", cert, "-subj", subj or ("/CN=" + cn)] + ext,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    timeout=60)
     return cert, key
@@ -549,8 +551,9 @@ class Secho:
 
     def __init__(self, tmp, listeners=None, daemon=None, log=None, limits=None,
                  tls=None, text=None, args=("-f", "-e"), pidfile=True,
-                 cfgname="secho.cfg"):
+                 cfgname="secho.cfg", env=None):
         self.tmp = tmp
+        self.env = env
         self.args = list(args)
         self.cfg = tmp.file(cfgname)
         self.pidfile = None
@@ -589,9 +592,13 @@ class Secho:
         lines (default: one per listener).  Fails the test with the output
         when the daemon exits or does not get there in time."""
         cmd = [secho_bin()] + self.args + ["-c", self.cfg]
+        env = None
+        if self.env:
+            env = dict(os.environ)
+            env.update(self.env)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
         _popen_pids.add(self.proc.pid)
         self.out = Output(self.proc)
         n = len(self.listeners) if wait_listening is None else wait_listening

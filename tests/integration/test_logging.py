@@ -6,6 +6,7 @@ log.stderr = false, secho writes nothing on stdout or stderr while it runs
 (systemd would otherwise get every line twice: from syslog and from
 stderr); only fatal errors at start go to stderr."""
 
+import os
 import signal
 import socket
 import time
@@ -104,13 +105,25 @@ class Levels(h.SechoTestCase):
 
 class Format(h.SechoTestCase):
     def test_event_lines_are_key_value(self):
-        a = self.port()
-        d = self.daemon([tcp(a)])
+        """Every line is `event key=value ...`; values with spaces are quoted
+        (a failed reload and a killed UDP worker produce messages with spaces)."""
+        a, u = self.port(), self.port()
+        d = self.daemon([tcp(a), {"proto": "udp", "address": "127.0.0.1", "port": u}])
         self.assertTrue(h.try_echo("127.0.0.1", a))
         d.wait_event("close")
+        d.rewrite(text='listeners = (\n  { proto = "tcp"; port = "not a port"; }\n);\n')
+        mark = d.mark()
+        d.signal(signal.SIGHUP)
+        ev = d.wait_event("reload", start=mark, result="failed")
+        self.assertIn(" ", ev.get("error", " "), "a readable error message")
+        worker = h.wait_until(lambda: d.live_children(), 10)
+        mark = d.mark()
+        os.kill(worker[0], signal.SIGKILL)
+        d.wait_for(r".", 10, start=mark)
+        time.sleep(0.5)
+        kv = r'[A-Za-z0-9_.-]+=("(?:[^"\\]|\\.)*"|[^"\s]*)'
         for line in d.lines():
             ev = h.parse_event(line)
             self.assertIsNotNone(ev, "line without a known event word: %r" % line)
             rest = line[line.find(ev["_event"]) + len(ev["_event"]):].strip()
-            # every remaining token is key=value
-            self.assertRegex(rest, r'^([A-Za-z0-9_.-]+=("(?:[^"\\]|\\.)*"|\S*)(\s+|$))*$', line)
+            self.assertRegex(rest, r'^(%s(\s+|$))*$' % kv, line)

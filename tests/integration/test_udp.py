@@ -256,3 +256,22 @@ class UdpWorker(h.SechoTestCase):
         got, _ = h.udp_echo("127.0.0.1", p, b"after", tries=10, timeout=1)
         self.assertEqual(got, b"after", "the new worker answers")
         self.assertTrue(d.alive())
+
+    def test_udp_total_survives_worker_restart(self):
+        """stats udp_total counts every datagram echoed since start, also
+        those of a worker that died."""
+        p = self.port()
+        d = self.daemon([udp(p)])
+        for i in range(3):
+            got, _ = h.udp_echo("127.0.0.1", p, b"b%d" % i, tries=3)
+            self.assertEqual(got, b"b%d" % i)
+        old = h.wait_until(lambda: d.live_children(), 10)[0]
+        os.kill(old, signal.SIGKILL)
+        self.assertTrue(h.wait_until(lambda: [c for c in d.live_children() if c != old], 10))
+        got, _ = h.udp_echo("127.0.0.1", p, b"after", timeout=10)
+        self.assertEqual(got, b"after")
+        time.sleep(0.2)
+        mark = d.mark()
+        d.signal(signal.SIGUSR1)
+        ev = d.wait_event("stats", start=mark)
+        self.assertEqual(ev.get("udp_total"), "4", ev["_line"])
