@@ -57,6 +57,7 @@ struct master {
 	size_t			 nworkers, capworkers;
 	int			 sigfd;
 	int			 pidfd;
+	char			*pidfile;	/* as locked at start */
 	long long		 start_ms;
 	uint64_t		 tcp_total, tls_total, refused_total;
 	uint64_t		 udp_retired;	/* echoed by removed listeners */
@@ -840,9 +841,12 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	}
 	if (warn[0])
 		log_warnx("%s", warn);
-	if (cfg->pidfile && (m.pidfd = pidfile_lock(cfg->pidfile)) == -1) {
-		rc = EX_OSERR_;
-		goto out;
+	if (cfg->pidfile) {
+		if ((m.pidfile = strdup(cfg->pidfile)) == NULL ||
+		    (m.pidfd = pidfile_lock(cfg->pidfile)) == -1) {
+			rc = EX_OSERR_;
+			goto out;
+		}
 	}
 	if ((m.tls = tls_build_all(cfg, err, sizeof(err))) == NULL) {
 		startup_error("%s", err);
@@ -871,7 +875,7 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 		/* Only syslog from now on, unless -e. */
 		log_set_stderr(0);
 	}
-	if (m.pidfd != -1 && pidfile_write(m.pidfd, cfg->pidfile) == -1)
+	if (m.pidfd != -1 && pidfile_write(m.pidfd, m.pidfile) == -1)
 		goto out;
 	if ((m.sigfd = sig_master_init()) == -1) {
 		startup_error("signals: %s", strerror(errno));
@@ -887,11 +891,14 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	rc = run_loop(&m);
 out:
 	if (m.pidfd != -1) {
-		/* Only the owner of the lock removes the file. */
-		if (rc == EX_OK_ || m.stopping)
-			unlink(m.cfg->pidfile);
+		/*
+		 * We hold the lock, so the file is ours (or a stale one of a
+		 * dead process): remove it, also after a failed start.
+		 */
+		unlink(m.pidfile);
 		close(m.pidfd);
 	}
+	free(m.pidfile);
 	listen_free(&m.ls);
 	if (m.cfg) {
 		tls_free_all(m.tls, m.cfg->nlisteners);

@@ -335,15 +335,15 @@ udp_socket_setup(int fd, int family)
 struct udp_droplog {
 	uint64_t		dl_count;	/* since the last line */
 	uint64_t		dl_last_ms;	/* time of the last line */
-	int			dl_logged;	/* a line was ever written */
-	struct sockaddr_storage	dl_peer;	/* latest dropped source */
+	int			dl_logged;	/* a line was written */
+	struct sockaddr_storage	dl_peer;	/* latest source */
 };
 
 struct udp_worker {
 	int			 uw_fd;
 	struct ratelimit	*uw_rl;
 	struct udp_counters	*uw_counters;
-	unsigned char		*uw_bufs;	/* UDP_BATCH * UDP_BUFSIZE */
+	unsigned char		*uw_bufs;	/* the batch buffers */
 	struct mmsghdr		 uw_rmsg[UDP_BATCH];
 	struct iovec		 uw_riov[UDP_BATCH];
 	struct sockaddr_storage	 uw_names[UDP_BATCH];
@@ -532,7 +532,8 @@ send_batch(struct udp_worker *w, unsigned n, uint64_t now, int debug)
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
-			if (fatal_errno(errno) && errno != EINVAL) {
+			/* EINVAL here is about one reply's addresses. */
+			if (errno != EINVAL && fatal_errno(errno)) {
 				log_warn("udp sendmmsg");
 				return -1;
 			}
@@ -604,7 +605,7 @@ serve_batch(struct udp_worker *w)
 		sa = (struct sockaddr *)&w->uw_names[i];
 		if (rm->msg_flags & MSG_TRUNC ||
 		    rm->msg_namelen < sizeof(sa_family_t)) {
-			dropped++;	/* longer than any echoable datagram */
+			dropped++;	/* too long to echo whole */
 			continue;
 		}
 		if ((why = udp_check_source(sa)) != UDP_OK) {
@@ -663,7 +664,8 @@ udp_worker_run(int fd, unsigned rate, struct udp_counters *counters,
 		log_warn("udp socket options");
 		goto out;
 	}
-	if (rate > 0 && (w->uw_rl = ratelimit_new(rate, UDP_RL_SLOTS)) == NULL) {
+	if (rate > 0 &&
+	    (w->uw_rl = ratelimit_new(rate, UDP_RL_SLOTS)) == NULL) {
 		log_warn("udp rate limit table");
 		goto out;
 	}

@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -146,6 +147,29 @@ test_check_source_other_family(void **state)
 /* ------------------------------------------------------------------ */
 /* ratelimit, with an injected clock */
 
+/*
+ * The table under test, freed by the teardown even when a test fails (a
+ * leak would otherwise show up in the worker tests' children).
+ */
+static struct ratelimit *rl_cur;
+
+static struct ratelimit *
+rl_make(unsigned rate, size_t slots)
+{
+	ratelimit_free(rl_cur);
+	rl_cur = ratelimit_new(rate, slots);
+	assert_non_null(rl_cur);
+	return rl_cur;
+}
+
+static int
+rl_teardown(void **state)
+{
+	ratelimit_free(rl_cur);
+	rl_cur = NULL;
+	return 0;
+}
+
 static void
 key_of(uint32_t n, unsigned char key[16])
 {
@@ -178,10 +202,9 @@ test_rl_burst(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
-		assert_non_null(rl = ratelimit_new(rates[i], 64));
+		rl = rl_make(rates[i], 64);
 		assert_int_equal(allow_n(rl, 1, rates[i] * 3, 1000), rates[i]);
 		assert_int_equal(allow_n(rl, 1, 10, 1000), 0);
-		ratelimit_free(rl);
 	}
 }
 
@@ -202,7 +225,7 @@ test_rl_refill(void **state)
 		{ 10, 999, 9 },
 		{ 10, 1000, 10 },
 		{ 10, 5000, 10 },		/* capped at the burst */
-		{ 3, 333, 0 },			/* 1/3 token per 111.1 ms */
+		{ 3, 333, 0 },			/* a token per 333.3 ms */
 		{ 3, 334, 1 },
 		{ 1, 999, 0 },
 		{ 1, 1000, 1 },
@@ -214,13 +237,12 @@ test_rl_refill(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		assert_non_null(rl = ratelimit_new(t[i].rate, 16));
+		rl = rl_make(t[i].rate, 16);
 		assert_int_equal(allow_n(rl, 7, t[i].rate, 5000), t[i].rate);
 		assert_int_equal(allow_n(rl, 7, 1, 5000), 0);
 		if (allow_n(rl, 7, 1000, 5000 + t[i].wait_ms) != t[i].want)
 			fail_msg("rate %u after %llu ms: want %u", t[i].rate,
 			    (unsigned long long)t[i].wait_ms, t[i].want);
-		ratelimit_free(rl);
 	}
 }
 
@@ -232,12 +254,11 @@ test_rl_refill_steps(void **state)
 	unsigned got = 0;
 	uint64_t t;
 
-	assert_non_null(rl = ratelimit_new(7, 16));
+	rl = rl_make(7, 16);
 	assert_int_equal(allow_n(rl, 1, 7, 0), 7);
 	for (t = 1; t <= 1000; t++)
 		got += allow_n(rl, 1, 1, t);
 	assert_int_equal(got, 7);
-	ratelimit_free(rl);
 }
 
 static void
@@ -246,12 +267,11 @@ test_rl_independent(void **state)
 	struct ratelimit *rl;
 	uint32_t src;
 
-	assert_non_null(rl = ratelimit_new(5, 256));
+	rl = rl_make(5, 256);
 	assert_int_equal(allow_n(rl, 1, 20, 100), 5);
 	for (src = 2; src < 50; src++)
 		assert_int_equal(allow_n(rl, src, 20, 100), 5);
 	assert_int_equal(allow_n(rl, 1, 20, 100), 0);
-	ratelimit_free(rl);
 }
 
 static void
@@ -259,10 +279,9 @@ test_rl_unlimited(void **state)
 {
 	struct ratelimit *rl;
 
-	assert_non_null(rl = ratelimit_new(0, 16));
+	rl = rl_make(0, 16);
 	assert_int_equal(allow_n(rl, 1, 100000, 0), 100000);
 	assert_int_equal(allow_n(rl, 2, 1000, 0), 1000);
-	ratelimit_free(rl);
 }
 
 /*
@@ -289,7 +308,7 @@ test_rl_flood(void **state)
 	uint32_t src;
 	unsigned first = 0;
 
-	assert_non_null(rl = ratelimit_new(10, 64));
+	rl = rl_make(10, 64);
 	/* A well-behaved source uses part of its burst. */
 	assert_int_equal(allow_n(rl, 0xc0000201u, 3, 1000), 3);
 
@@ -312,7 +331,22 @@ test_rl_flood(void **state)
 	assert_int_equal(allow_n(rl, 0xc0000201u, 100, 1200), 1);
 	/* A new source gets one full burst, no more. */
 	assert_int_equal(allow_n(rl, 0x0a0f0000u, 100, 2000), 10);
-	ratelimit_free(rl);
+}
+
+/* A full table recycles the least recently seen source, not a busy one. */
+static void
+test_rl_evict_lru(void **state)
+{
+	struct ratelimit *rl;
+	uint32_t src;
+
+	rl = rl_make(2, 8);		/* 8 slots: one probe window */
+	for (src = 1; src <= 8; src++)
+		assert_int_equal(allow_n(rl, src, 5, src), 2);
+	assert_int_equal(allow_n(rl, 9, 5, 9), 2);	/* recycles 1 */
+	assert_int_equal(allow_n(rl, 8, 5, 9), 0);	/* kept, empty */
+	assert_int_equal(allow_n(rl, 7, 5, 9), 0);
+	assert_int_equal(allow_n(rl, 1, 5, 9), 2);	/* new again */
 }
 
 static void
@@ -321,14 +355,12 @@ test_rl_tiny_table(void **state)
 	struct ratelimit *rl;
 
 	/* Rounded up to a power of two; even one slot works. */
-	assert_non_null(rl = ratelimit_new(2, 1));
+	rl = rl_make(2, 1);
 	assert_int_equal(allow_n(rl, 1, 5, 0), 2);
 	assert_int_equal(allow_n(rl, 2, 5, 0), 2);	/* evicts 1 */
 	assert_int_equal(allow_n(rl, 2, 5, 0), 0);
-	ratelimit_free(rl);
-	assert_non_null(rl = ratelimit_new(2, 0));
+	rl = rl_make(2, 0);
 	assert_int_equal(allow_n(rl, 1, 5, 0), 2);
-	ratelimit_free(rl);
 	assert_null(ratelimit_new(2, SIZE_MAX));
 }
 
@@ -338,7 +370,7 @@ test_rl_clock(void **state)
 	struct ratelimit *rl;
 
 	/* Time going backwards refills nothing... */
-	assert_non_null(rl = ratelimit_new(10, 16));
+	rl = rl_make(10, 16);
 	assert_int_equal(allow_n(rl, 1, 20, 1000000), 10);
 	assert_int_equal(allow_n(rl, 1, 20, 0), 0);
 	assert_int_equal(allow_n(rl, 1, 20, 999999), 10);
@@ -351,14 +383,12 @@ test_rl_clock(void **state)
 	assert_int_equal(allow_n(rl, 1, 20, UINT64_MAX), 0);
 	assert_int_equal(allow_n(rl, 1, 20, 0), 0);
 	assert_int_equal(allow_n(rl, 1, 20, UINT64_MAX / 2), 10);
-	ratelimit_free(rl);
 
 	/* The largest rate, largest jumps. */
-	assert_non_null(rl = ratelimit_new(UINT_MAX, 16));
+	rl = rl_make(UINT_MAX, 16);
 	assert_int_equal(allow_n(rl, 1, 100000, 0), 100000);
 	assert_int_equal(allow_n(rl, 1, 100000, UINT64_MAX), 100000);
 	assert_int_equal(allow_n(rl, 1, 100000, 1), 100000);
-	ratelimit_free(rl);
 }
 
 /* ------------------------------------------------------------------ */
@@ -390,6 +420,7 @@ static struct worker *
 worker_start(int fd, unsigned rate)
 {
 	struct worker *wk = &the_worker;
+	pid_t parent = getpid();
 	struct sigaction sa;
 	sigset_t block, old, waitmask;
 	int p[2], rc;
@@ -407,6 +438,10 @@ worker_start(int fd, unsigned rate)
 	wk->pid = fork();
 	assert_true(wk->pid != -1);
 	if (wk->pid == 0) {
+		/* Never outlive the test, whatever happens to it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(4);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_term;
 		sigemptyset(&sa.sa_mask);
@@ -861,19 +896,21 @@ main(void)
 		cmocka_unit_test(test_drop_names),
 		cmocka_unit_test(test_check_source_table),
 		cmocka_unit_test(test_check_source_other_family),
-		cmocka_unit_test(test_rl_burst),
-		cmocka_unit_test(test_rl_refill),
-		cmocka_unit_test(test_rl_refill_steps),
-		cmocka_unit_test(test_rl_independent),
-		cmocka_unit_test(test_rl_unlimited),
-		cmocka_unit_test(test_rl_flood),
-		cmocka_unit_test(test_rl_tiny_table),
-		cmocka_unit_test(test_rl_clock),
+		cmocka_unit_test_teardown(test_rl_burst, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_refill, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_refill_steps, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_independent, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_unlimited, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_flood, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_evict_lru, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_tiny_table, rl_teardown),
+		cmocka_unit_test_teardown(test_rl_clock, rl_teardown),
 		cmocka_unit_test_teardown(test_worker_v4, worker_teardown),
 		cmocka_unit_test_teardown(test_worker_v4_any, worker_teardown),
 		cmocka_unit_test_teardown(test_worker_v6, worker_teardown),
 		cmocka_unit_test_teardown(test_worker_dual, worker_teardown),
-		cmocka_unit_test_teardown(test_worker_low_port, worker_teardown),
+		cmocka_unit_test_teardown(test_worker_low_port,
+		    worker_teardown),
 		cmocka_unit_test_teardown(test_worker_rate, worker_teardown),
 	};
 
