@@ -26,6 +26,7 @@
 #include "secho/child.h"
 #include "secho/echo.h"
 #include "secho/log.h"
+#include "secho/proxy.h"
 #include "secho/sig.h"
 #include "secho/tls.h"
 #include "secho/udp.h"
@@ -367,6 +368,7 @@ child_drop_privileges(const struct privs *pv, char *err, size_t errlen)
 /* ---- in the child ---- */
 
 static volatile sig_atomic_t child_stop;
+static int child_report_fd = -1;	/* fd 4 in a child, when given */
 static sigset_t child_waitmask;
 
 static long long
@@ -403,6 +405,7 @@ child_prepare(const struct child_env *env, int fd)
 		keep = 4;
 	}
 	close_range(keep == 4 ? 5 : 4, ~0U, 0);
+	child_report_fd = keep;
 	log_reopen();
 	if (child_drop_privileges(env->ce_privs, err, sizeof(err)) == -1) {
 		log_errx("child %ld: %s", (long)getpid(), err);
@@ -413,36 +416,148 @@ child_prepare(const struct child_env *env, int fd)
 }
 
 static void
-serve_stream(const struct child_env *env, struct listener *l, int fd,
-    const struct sockaddr *peer)
+log_connect(const struct listener *l, const char *peername)
 {
-	const struct secho_config *cfg = env->ce_cfg;
-	struct conn c;
 	struct logline ll;
-	char peername[ADDR_STRLEN], err[256], subject[512];
-	const char *reason, *version = NULL, *cipher = NULL;
-	long long start = mono_ms();
-	int on = 1, tls_ok = 0;
-
-	addr_format(peer, peername, sizeof(peername));
-	/* Whole echoes go out at once: no Nagle stall (FACTS.md). */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	serve_tcp_conn_init(&c, fd);
 
 	log_begin(&ll, LOG_INFO, "connect");
 	log_kv(&ll, "proto", config_proto_name(l->l_proto));
 	log_kv(&ll, "peer", peername);
 	log_kv(&ll, "listener", l->l_name);
 	log_end(&ll);
+}
 
+static void
+log_refused(const struct listener *l, const char *peername,
+    const char *reason)
+{
+	struct logline ll;
+
+	log_begin(&ll, LOG_WARNING, "refused");
+	log_kv(&ll, "proto", config_proto_name(l->l_proto));
+	log_kv(&ll, "peer", peername);
+	log_kv(&ll, "reason", reason);
+	log_end(&ll);
+}
+
+/*
+ * Behind a PROXY header: read it (bounded by handshake_timeout), make its
+ * source the peer, apply the access lists to it, and ask the master about
+ * the per-host limit.  Returns 0 to serve, 1 when refused (logged), -1
+ * when there was no valid header (*reason says why; not yet logged).
+ */
+static int
+proxy_peer(const struct child_env *env, const struct listener *l, int fd,
+    struct sockaddr_storage *peer, char *peername, size_t namelen,
+    const char **reason)
+{
+	const struct listener_config *lc = l->l_cfg;
+	struct child_report rep;
+	struct proxy_info pi;
+	struct timespec ts;
+	sigset_t usr2;
+	siginfo_t si;
+	char err[128];
+	int timed_out = 0, r;
+
+	if (proxy_read(fd, env->ce_cfg->handshake_timeout * 1000,
+	    &child_waitmask, &child_stop, &pi, &timed_out, err,
+	    sizeof(err)) == -1) {
+		*reason = timed_out ? "handshake-timeout" :
+		    child_stop ? "shutdown" : "error";
+		if (!timed_out && !child_stop)
+			log_warnx("PROXY header from %s on %s: %s", peername,
+			    l->l_name, err);
+		return -1;
+	}
+	if (!pi.pi_local) {
+		*peer = pi.pi_src;
+		addr_format((struct sockaddr *)peer, peername, namelen);
+	}
+
+	memset(&rep, 0, sizeof(rep));
+	rep.cr_pid = getpid();
+	rep.cr_peer = *peer;
+	if ((lc->lc_allow.set &&
+	    !addr_cidr_list_match(&lc->lc_allow, (struct sockaddr *)peer)) ||
+	    addr_cidr_list_match(&lc->lc_deny, (struct sockaddr *)peer)) {
+		log_refused(l, peername, "access");
+		rep.cr_type = CHILD_REPORT_ACCESS;
+		if (child_report_fd != -1)
+			send(child_report_fd, &rep, sizeof(rep), MSG_DONTWAIT);
+		return 1;
+	}
+	if (child_report_fd == -1)
+		return 0;
+	rep.cr_type = CHILD_REPORT_PEER;
+	if (send(child_report_fd, &rep, sizeof(rep), MSG_DONTWAIT) == -1) {
+		log_warn("child %ld: cannot report the PROXY peer to the "
+		    "master", (long)getpid());
+		return 0;
+	}
+	/* SIGUSR2 stays blocked in children; its value is the verdict. */
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	ts.tv_sec = 5;
+	ts.tv_nsec = 0;
+	do
+		r = sigtimedwait(&usr2, &si, &ts);
+	while (r == -1 && errno == EINTR && !child_stop);
+	if (r == -1) {
+		log_warnx("child %ld: no answer from the master about %s; "
+		    "serving it", (long)getpid(), peername);
+		return 0;
+	}
+	if (si.si_value.sival_int == CHILD_VERDICT_MAX_PER_HOST) {
+		log_refused(l, peername, "max-per-host");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+serve_stream(const struct child_env *env, struct listener *l, int fd,
+    const struct sockaddr *sockpeer)
+{
+	const struct secho_config *cfg = env->ce_cfg;
+	struct sockaddr_storage peer;
+	struct conn c;
+	struct logline ll;
+	char peername[ADDR_STRLEN], err[256], subject[512];
+	const char *reason = NULL, *version = NULL, *cipher = NULL;
+	long long start = mono_ms();
+	int on = 1, tls_ok = 0, served = 1;
+
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer, sockpeer, sockpeer->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	addr_format(sockpeer, peername, sizeof(peername));
+	/* Whole echoes go out at once: no Nagle stall (FACTS.md). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	serve_tcp_conn_init(&c, fd);
 	subject[0] = '\0';
-	if (l->l_proto == SECHO_PROTO_TLS) {
+
+	if (l->l_cfg->lc_proxy_protocol) {
+		switch (proxy_peer(env, l, fd, &peer, peername,
+		    sizeof(peername), &reason)) {
+		case 0:
+			break;
+		case 1:
+			close(fd);
+			return;
+		default:
+			served = 0;	/* logged as connect + close below */
+			break;
+		}
+	}
+	log_connect(l, peername);
+
+	if (served && l->l_proto == SECHO_PROTO_TLS) {
 		switch (tls_accept(l->l_tls, fd, &c,
 		    cfg->handshake_timeout * 1000, &child_stop,
 		    &child_waitmask, err, sizeof(err))) {
 		case TLS_ACCEPT_OK:
 			tls_ok = 1;
-			reason = NULL;
 			break;
 		case TLS_ACCEPT_TIMEOUT:
 			reason = "handshake-timeout";
@@ -466,7 +581,7 @@ serve_stream(const struct child_env *env, struct listener *l, int fd,
 			tls_conn_info(&c, &version, &cipher, subject,
 			    sizeof(subject));
 		}
-	} else
+	} else if (served)
 		reason = echo_result_name(echo_run(&c,
 		    cfg->idle_timeout * 1000, &child_stop, &child_waitmask));
 
@@ -482,9 +597,10 @@ serve_stream(const struct child_env *env, struct listener *l, int fd,
 		log_kv(&ll, "cipher", cipher);
 		if (subject[0])
 			log_kv(&ll, "client_subject", subject);
-		tls_conn_free(&c);
 	}
 	log_end(&ll);
+	if (tls_ok)
+		tls_conn_free(&c);
 	close(fd);
 }
 

@@ -64,6 +64,8 @@ struct master {
 	long long		 accept_pause_until;
 	long long		 fd_warned;	/* last out-of-fd warning */
 	int			 reserve_fd;	/* spare fd for EMFILE */
+	int			 report_rd;	/* PROXY children report here */
+	int			 report_wr;	/* ... through this end */
 	/* refused-line rate limit */
 	long long		 refuse_window;
 	unsigned		 refuse_lines;
@@ -215,7 +217,7 @@ child_env_of(const struct master *m, struct child_env *env)
 {
 	env->ce_cfg = m->cfg;
 	env->ce_privs = &m->privs;
-	env->ce_report_fd = -1;
+	env->ce_report_fd = m->report_wr;
 }
 
 /*
@@ -393,7 +395,10 @@ accept_one(struct master *m, struct listener *l, int fd,
 
 	memset(&c, 0, sizeof(c));
 	addr_host_key(peer, c.ch_host);
-	/* With PROXY the real peer is known only in the child. */
+	/*
+	 * Behind PROXY the socket's peer is the balancer: access lists and
+	 * the per-host limit wait for the child to report the real peer.
+	 */
 	if (!lc->lc_proxy_protocol &&
 	    ((lc->lc_allow.set && !addr_cidr_list_match(&lc->lc_allow, peer)) ||
 	    addr_cidr_list_match(&lc->lc_deny, peer))) {
@@ -404,7 +409,8 @@ accept_one(struct master *m, struct listener *l, int fd,
 		refuse(m, l, peer, "max-connections");
 		return;
 	}
-	if (child_table_host_count(m->children, c.ch_host) >=
+	if (!lc->lc_proxy_protocol &&
+	    child_table_host_count(m->children, c.ch_host) >=
 	    (unsigned)m->cfg->max_per_host) {
 		refuse(m, l, peer, "max-per-host");
 		return;
@@ -503,6 +509,46 @@ accept_ready(struct master *m, struct listener *l)
 		}
 		accept_one(m, l, fd, (struct sockaddr *)&ss);
 		close(fd);
+	}
+}
+
+/*
+ * A child behind a PROXY header names the real peer: move its count to
+ * that host and answer whether it is within the per-host limit.  The
+ * refusal itself is logged by the child, which knows the listener.
+ */
+static void
+read_reports(struct master *m)
+{
+	struct child_report rep;
+	unsigned char host[16];
+	union sigval v;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(m->report_rd, &rep, sizeof(rep), MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(rep))
+			return;
+		if (rep.cr_peer.ss_family != AF_INET &&
+		    rep.cr_peer.ss_family != AF_INET6)
+			continue;
+		if (rep.cr_type == CHILD_REPORT_ACCESS) {
+			m->refused_total++;
+			continue;
+		}
+		addr_host_key((struct sockaddr *)&rep.cr_peer, host);
+		/* Only our own children; a stale pid is ignored. */
+		if (child_table_set_host(m->children, rep.cr_pid, host) == -1)
+			continue;
+		v.sival_int = CHILD_VERDICT_OK;
+		if (child_table_host_count(m->children, host) >
+		    (unsigned)m->cfg->max_per_host) {
+			v.sival_int = CHILD_VERDICT_MAX_PER_HOST;
+			m->refused_total++;
+		}
+		sigqueue(rep.cr_pid, SIGUSR2, v);
 	}
 }
 
@@ -708,8 +754,8 @@ run_loop(struct master *m)
 		if (m->stopping && child_table_count(m->children) == 0 &&
 		    m->nworkers == 0)
 			break;
-		if (cap < m->ls.ls_count + 1) {
-			cap = m->ls.ls_count + 1;
+		if (cap < m->ls.ls_count + 2) {
+			cap = m->ls.ls_count + 2;
 			pfds = realloc(pfds, cap * sizeof(*pfds));
 			owners = realloc(owners, cap * sizeof(*owners));
 			if (pfds == NULL || owners == NULL) {
@@ -721,6 +767,9 @@ run_loop(struct master *m)
 		}
 		n = 0;
 		pfds[n].fd = m->sigfd;
+		pfds[n].events = POLLIN;
+		owners[n++] = NULL;
+		pfds[n].fd = m->report_rd;
 		pfds[n].events = POLLIN;
 		owners[n++] = NULL;
 		if (!m->stopping && mono_ms() >= m->accept_pause_until)
@@ -757,8 +806,10 @@ run_loop(struct master *m)
 				}
 			}
 		}
+		if (r > 0 && (pfds[1].revents & POLLIN))
+			read_reports(m);
 		if (r > 0 && !m->stopping)
-			for (i = 1; i < n; i++)
+			for (i = 2; i < n; i++)
 				if (pfds[i].revents & POLLIN)
 					accept_ready(m, owners[i]);
 		if (m->stopping) {
@@ -826,6 +877,7 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	m.cfg = cfg;
 	m.sigfd = m.pidfd = -1;
 	m.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	m.report_rd = m.report_wr = -1;
 	m.start_ms = mono_ms();
 	apply_log_config(&m);
 
@@ -877,6 +929,16 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	}
 	if (m.pidfd != -1 && pidfile_write(m.pidfd, m.pidfile) == -1)
 		goto out;
+	{
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, sv) == -1) {
+			startup_error("socketpair: %s", strerror(errno));
+			goto out;
+		}
+		m.report_rd = sv[0];
+		m.report_wr = sv[1];
+	}
 	if ((m.sigfd = sig_master_init()) == -1) {
 		startup_error("signals: %s", strerror(errno));
 		goto out;
@@ -909,6 +971,10 @@ out:
 	free(m.workers);
 	if (m.reserve_fd != -1)
 		close(m.reserve_fd);
+	if (m.report_rd != -1)
+		close(m.report_rd);
+	if (m.report_wr != -1)
+		close(m.report_wr);
 	sig_close_pipe();
 	return rc;
 }

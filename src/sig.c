@@ -128,6 +128,9 @@ sig_child_init(volatile sig_atomic_t *stop, sigset_t *waitmask)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	/* SIGUSR2 carries the master's verdict; taken with sigtimedwait(). */
+	sigaddset(&block, SIGUSR2);
 	sigprocmask(SIG_SETMASK, &block, NULL);
 	sigemptyset(waitmask);
+	sigaddset(waitmask, SIGUSR2);
 }

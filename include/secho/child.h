@@ -63,6 +63,24 @@ void	 child_privs_free(struct privs *pv);
 int	 child_drop_privileges(const struct privs *pv, char *err,
 	    size_t errlen);
 
+/*
+ * What a child behind a PROXY header tells the master, over a datagram
+ * socket shared by all children (the master's end is in its poll set).
+ * The master answers a CHILD_REPORT_PEER with sigqueue(pid, SIGUSR2,
+ * verdict): CHILD_VERDICT_OK, or CHILD_VERDICT_MAX_PER_HOST.
+ */
+#define CHILD_REPORT_PEER	1	/* real peer; wants a verdict */
+#define CHILD_REPORT_ACCESS	2	/* refused by an access list */
+
+#define CHILD_VERDICT_OK		0
+#define CHILD_VERDICT_MAX_PER_HOST	1
+
+struct child_report {
+	pid_t			cr_pid;
+	int			cr_type;
+	struct sockaddr_storage	cr_peer;
+};
+
 /* Everything a connection child needs, in the master's memory. */
 struct child_env {
 	const struct secho_config *ce_cfg;
