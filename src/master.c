@@ -704,6 +704,7 @@ begin_shutdown(struct master *m)
 
 	if (m->stopping)
 		return;
+	reap(m);	/* children that already ended are not active */
 	m->stopping = 1;
 	notify_send("STOPPING=1");
 	log_begin(&ll, LOG_NOTICE, "shutdown");

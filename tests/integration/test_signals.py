@@ -203,6 +203,13 @@ class Shutdown(h.SechoTestCase):
         self.assertTrue(h.try_echo("127.0.0.1", a))
         got, _ = h.udp_echo("127.0.0.1", u, b"x", tries=3)
         self.assertEqual(got, b"x")
+        # the echo's child may still be exiting: wait until only the
+        # UDP worker is left, so "active" below has one right answer
+        d.wait_event("close")
+        deadline = time.monotonic() + 15
+        while len(d.children()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(d.children()), 1, "only the UDP worker left")
         self.assertTrue(os.path.exists(d.pidfile), "pidfile written in foreground mode too")
         with open(d.pidfile) as f:
             self.assertEqual(f.read().strip(), str(d.pid))
