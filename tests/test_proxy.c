@@ -703,7 +703,7 @@ test_read_split_addresses(void **state)
 		close(sv[0]);
 		write_all(sv[1], V1_TCP4, 25);
 		pause_ms(50);
-		write_all(sv[1], V1_TCP4 + 25, sizeof(V1_TCP4) - 1 - 25);
+		write_all(sv[1], &V1_TCP4[25], sizeof(V1_TCP4) - 1 - 25);
 		_exit(0);
 	}
 	close(sv[1]);
