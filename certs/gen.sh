@@ -9,8 +9,12 @@ set -eu
 dir=${1:-certs}
 mkdir -p "$dir"
 cd "$dir"
+# Kept while complete and valid for at least another day.
 [ -s ca.pem ] && [ -s server.pem ] && [ -s server.key ] && \
-    [ -s client.pem ] && [ -s client.key ] && exit 0
+    [ -s client.pem ] && [ -s client.key ] && \
+    openssl x509 -checkend 86400 -noout -in server.pem >/dev/null 2>&1 && \
+    openssl x509 -checkend 86400 -noout -in client.pem >/dev/null 2>&1 && \
+    exit 0
 
 echo "secho: generating development certificates in $dir/"
 umask 077

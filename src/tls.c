@@ -213,7 +213,7 @@ ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16],
 	int i;
 
 	if (ring == NULL || ring->tr_count == 0)
-		return enc ? -1 : 0;
+		return 0;	/* no keys: no ticket, full handshakes */
 	if (enc) {
 		k = &ring->tr_keys[0];
 		if (RAND_bytes(iv, 16) != 1)	/* AES block = IV size */
@@ -397,9 +397,12 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 		snprintf(err, errlen, "%stls.min_protocol: %s", at, why);
 		goto fail;
 	}
+	/*
+	 * OpenSSL 3 already refuses client-initiated renegotiation and has
+	 * no compression by default; say so anyway, for every build.
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/*
 	 * The echo buffer (echo.c) offers the same pointer and at least the
 	 * same length when it retries a write, so partial writes suffice;
