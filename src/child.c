@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "secho/clock.h"
 #include "secho/addr.h"
 #include "secho/child.h"
 #include "secho/echo.h"
@@ -371,15 +372,6 @@ static volatile sig_atomic_t child_stop;
 static int child_report_fd = -1;	/* fd 4 in a child, when given */
 static sigset_t child_waitmask;
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Keep only fd (as 3) and the report fd (as 4), stdio and a fresh syslog
  * connection; drop privileges; set up signals.  Returns the new fd.
@@ -525,7 +517,7 @@ serve_stream(const struct child_env *env, struct listener *l, int fd,
 	struct logline ll;
 	char peername[ADDR_STRLEN], err[256], subject[512];
 	const char *reason = NULL, *version = NULL, *cipher = NULL;
-	long long start = mono_ms();
+	long long start = clock_ms();
 	int on = 1, tls_ok = 0, served = 1;
 
 	memset(&peer, 0, sizeof(peer));
@@ -588,7 +580,7 @@ serve_stream(const struct child_env *env, struct listener *l, int fd,
 	log_begin(&ll, LOG_INFO, "close");
 	log_kv(&ll, "proto", config_proto_name(l->l_proto));
 	log_kv(&ll, "peer", peername);
-	log_kvu(&ll, "duration_ms", (unsigned long long)(mono_ms() - start));
+	log_kvu(&ll, "duration_ms", (unsigned long long)(clock_ms() - start));
 	log_kvu(&ll, "bytes_in", c.c_bytes_in);
 	log_kvu(&ll, "bytes_out", c.c_bytes_out);
 	log_kv(&ll, "reason", reason);

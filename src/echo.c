@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "secho/clock.h"
 #include "secho/echo.h"
 
 struct echo_state {
@@ -22,15 +23,6 @@ struct echo_state {
 	int		rd_ready, wr_ready, cl_ready;
 	short		rd_ev, wr_ev, cl_ev;	/* poll event each waits for */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *
 echo_result_name(enum echo_result r)
@@ -137,7 +129,7 @@ echo_run(struct conn *c, int idle_timeout_ms, volatile sig_atomic_t *stop,
 	st.rd_ready = st.wr_ready = st.cl_ready = 1;
 	st.rd_ev = POLLIN;
 	st.wr_ev = st.cl_ev = POLLOUT;
-	last = now_ms();
+	last = clock_ms();
 
 	for (;;) {
 		if (stop != NULL && *stop)
@@ -164,7 +156,7 @@ echo_run(struct conn *c, int idle_timeout_ms, volatile sig_atomic_t *stop,
 			st.cl_ev = want_event(r);
 		}
 		if (progress) {
-			last = now_ms();
+			last = clock_ms();
 			continue;
 		}
 
@@ -180,7 +172,7 @@ echo_run(struct conn *c, int idle_timeout_ms, volatile sig_atomic_t *stop,
 
 		tsp = NULL;
 		if (idle_timeout_ms > 0) {
-			now = now_ms();
+			now = clock_ms();
 			if (now - last >= idle_timeout_ms)
 				return ECHO_IDLE_TIMEOUT;
 			long long left = idle_timeout_ms - (now - last);

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "secho/clock.h"
 #include "secho/addr.h"
 #include "secho/child.h"
 #include "secho/config.h"
@@ -75,15 +76,6 @@ struct master {
 	long long		 stop_deadline;
 	long long		 kill_deadline;
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -249,12 +241,12 @@ spawn_udp(struct master *m, struct listener *l)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		log_err("fork of UDP worker for %s", l->l_name);
-		l->l_respawn_at = mono_ms() + 1000;
+		l->l_respawn_at = clock_ms() + 1000;
 		return -1;
 	}
 	m->workers[m->nworkers++] = pid;
 	l->l_worker = pid;
-	l->l_worker_started = mono_ms();
+	l->l_worker_started = clock_ms();
 	l->l_respawn_at = 0;
 	return pid;
 }
@@ -310,7 +302,7 @@ reap(struct master *m)
 			continue;
 		for (i = 0; i < m->ls.ls_count; i++) {
 			struct listener *l = &m->ls.ls_items[i];
-			long long now = mono_ms(), delay;
+			long long now = clock_ms(), delay;
 
 			if (l->l_worker != pid)
 				continue;
@@ -340,7 +332,7 @@ reap(struct master *m)
 static void
 respawn_due(struct master *m)
 {
-	long long now = mono_ms();
+	long long now = clock_ms();
 	size_t i;
 
 	for (i = 0; i < m->ls.ls_count; i++) {
@@ -359,7 +351,7 @@ refuse(struct master *m, struct listener *l, const struct sockaddr *peer,
 {
 	struct logline ll;
 	char name[ADDR_STRLEN];
-	long long now = mono_ms();
+	long long now = clock_ms();
 
 	m->refused_total++;
 	if (now - m->refuse_window >= 1000) {
@@ -427,7 +419,7 @@ accept_one(struct master *m, struct listener *l, int fd,
 	}
 	c.ch_pid = pid;
 	c.ch_proto = l->l_proto;
-	c.ch_start = mono_ms();
+	c.ch_start = clock_ms();
 	if (child_table_add(m->children, &c) == -1)
 		log_errx("out of memory in the child table");
 	if (l->l_proto == SECHO_PROTO_TLS)
@@ -449,7 +441,7 @@ out_of_fds(struct master *m, struct listener *l)
 	char name[ADDR_STRLEN] = "-";
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	long long now = mono_ms();
+	long long now = clock_ms();
 	int saved = errno, fd;
 
 	if (m->reserve_fd != -1) {
@@ -500,7 +492,7 @@ accept_ready(struct master *m, struct listener *l)
 				/* Pause rather than spin (sshd, stunnel). */
 				log_warn("accept on %s; pausing for 1 s",
 				    l->l_name);
-				m->accept_pause_until = mono_ms() + 1000;
+				m->accept_pause_until = clock_ms() + 1000;
 				return;
 			default:
 				log_warn("accept on %s", l->l_name);
@@ -585,7 +577,7 @@ log_stats(const struct master *m)
 	struct logline ll;
 
 	log_begin(&ll, LOG_INFO, "stats");
-	log_kvu(&ll, "uptime_s", (mono_ms() - m->start_ms) / 1000);
+	log_kvu(&ll, "uptime_s", (clock_ms() - m->start_ms) / 1000);
 	log_kvu(&ll, "active", child_table_count(m->children));
 	log_kvu(&ll, "tcp_total", m->tcp_total);
 	log_kvu(&ll, "tls_total", m->tls_total);
@@ -714,14 +706,14 @@ begin_shutdown(struct master *m)
 	for (i = 0; i < m->nworkers; i++)
 		kill(m->workers[i], SIGTERM);
 	listen_close_fds(&m->ls);
-	m->stop_deadline = mono_ms() + m->cfg->shutdown_timeout * 1000LL;
+	m->stop_deadline = clock_ms() + m->cfg->shutdown_timeout * 1000LL;
 }
 
 /* Poll timeout (ms) until the next timed duty, -1 for none. */
 static int
 next_timeout(const struct master *m)
 {
-	long long now = mono_ms(), t = -1, d;
+	long long now = clock_ms(), t = -1, d;
 	size_t i;
 
 #define CONSIDER(at) do { d = (at) - now; if (d < 0) d = 0; \
@@ -773,7 +765,7 @@ run_loop(struct master *m)
 		pfds[n].fd = m->report_rd;
 		pfds[n].events = POLLIN;
 		owners[n++] = NULL;
-		if (!m->stopping && mono_ms() >= m->accept_pause_until)
+		if (!m->stopping && clock_ms() >= m->accept_pause_until)
 			for (i = 0; i < m->ls.ls_count; i++) {
 				struct listener *l = &m->ls.ls_items[i];
 				if (l->l_proto == SECHO_PROTO_UDP || l->l_fd < 0)
@@ -814,7 +806,7 @@ run_loop(struct master *m)
 				if (pfds[i].revents & POLLIN)
 					accept_ready(m, owners[i]);
 		if (m->stopping) {
-			long long now = mono_ms();
+			long long now = clock_ms();
 			if (!m->kill_deadline && now >= m->stop_deadline) {
 				/* Time is up: children log reason=shutdown. */
 				child_table_signal(m->children, SIGTERM);
@@ -827,7 +819,7 @@ run_loop(struct master *m)
 			}
 		} else {
 			respawn_due(m);
-			tls_tick(mono_ms());
+			tls_tick(clock_ms());
 		}
 	}
 	free(pfds);
@@ -879,7 +871,7 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	m.sigfd = m.pidfd = -1;
 	m.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	m.report_rd = m.report_wr = -1;
-	m.start_ms = mono_ms();
+	m.start_ms = clock_ms();
 	apply_log_config(&m);
 
 	if ((m.children = child_table_new()) == NULL) {

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "secho/clock.h"
 #include "secho/proxy.h"
 
 static const unsigned char v1_sig[6] = { 'P', 'R', 'O', 'X', 'Y', ' ' };
@@ -421,15 +422,6 @@ proxy_parse(const unsigned char *buf, size_t len, struct proxy_info *out)
 	return r;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 set_err(char *err, size_t errlen, const char *what, int errnum)
 {
@@ -481,7 +473,7 @@ proxy_read(int fd, int timeout_ms, const sigset_t *sigmask,
 
 	*timed_out = 0;
 	if (timeout_ms >= 0)
-		deadline = now_ms() + timeout_ms;
+		deadline = clock_ms() + timeout_ms;
 
 	/*
 	 * buf[0..have) holds header bytes already taken off the socket.
@@ -538,7 +530,7 @@ proxy_read(int fd, int timeout_ms, const sigset_t *sigmask,
 
 		tsp = NULL;
 		if (timeout_ms >= 0) {
-			left = deadline - now_ms();
+			left = deadline - clock_ms();
 			if (left <= 0) {
 				*timed_out = 1;
 				set_err(err, errlen, "timeout", 0);

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "secho/clock.h"
 #include "secho/log.h"
 #include "secho/tls.h"
 
@@ -130,15 +131,6 @@ struct ticket_ring {
 };
 
 static struct ticket_ring *ring;
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * The ring lives on its own page: locked (not swapped out) and left out
@@ -251,7 +243,7 @@ tls_tick(long long now_ms)
 void
 tls_rotate_keys(void)
 {
-	if (ring_rotate(mono_ms()) == -1)
+	if (ring_rotate(clock_ms()) == -1)
 		log_warnx("tls: cannot rotate session ticket keys");
 }
 
@@ -371,7 +363,7 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 
 	ERR_clear_error();
 	if (ring_init() == -1 || (ring->tr_count == 0 &&
-	    ring_rotate(mono_ms()) == -1)) {
+	    ring_rotate(clock_ms()) == -1)) {
 		snprintf(err, errlen, "cannot create session ticket keys");
 		return NULL;
 	}
@@ -738,7 +730,7 @@ tls_accept(struct tls_server *ts, int fd, struct conn *c, int timeout_ms,
 		SSL_free(ssl);
 		return TLS_ACCEPT_FAILED;
 	}
-	deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	for (;;) {
 		if (stop != NULL && *stop) {
 			SSL_free(ssl);
@@ -763,7 +755,7 @@ tls_accept(struct tls_server *ts, int fd, struct conn *c, int timeout_ms,
 		for (;;) {
 			if (stop != NULL && *stop)
 				break;
-			left = timeout_ms > 0 ? deadline - mono_ms() : -1;
+			left = timeout_ms > 0 ? deadline - clock_ms() : -1;
 			if (timeout_ms > 0 && left <= 0) {
 				SSL_free(ssl);
 				ERR_clear_error();

@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "secho/clock.h"
 #include "secho/addr.h"
 #include "secho/log.h"
 #include "secho/udp.h"
@@ -362,15 +363,6 @@ struct udp_worker {
 	int			 uw_warned;
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 count_add(struct udp_counters *c, int echoed, uint64_t n)
 {
@@ -598,7 +590,7 @@ serve_batch(struct udp_worker *w)
 		/* ICMP errors queued on the socket, ENOMEM: carry on. */
 		return 1;
 	}
-	now = now_ms();
+	now = (uint64_t)clock_ms();
 	debug = log_enabled(LOG_DEBUG);
 	for (i = 0; i < (unsigned)n; i++) {
 		rm = &w->uw_rmsg[i].msg_hdr;
@@ -729,7 +721,7 @@ udp_worker_run(int fd, unsigned rate, struct udp_counters *counters,
 			if (r < UDP_BATCH)
 				break;
 		}
-		wait = drop_flush(w, now_ms());
+		wait = drop_flush(w, (uint64_t)clock_ms());
 	}
 	rv = 0;
 out:
