@@ -100,8 +100,10 @@ apply_log_config(const struct master *m)
 {
 	const struct secho_config *c = m->cfg;
 
+	/* log.stderr is -e for the foreground; detached, only -e counts. */
 	log_init(c->log_ident, c->log_facility, c->log_level,
-	    m->opts->mo_stderr || c->log_stderr);
+	    m->opts->mo_stderr ||
+	    (c->log_stderr && m->opts->mo_foreground));
 }
 
 /* ---- pidfile ---- */
@@ -827,8 +829,13 @@ run_loop(struct master *m)
 	return EX_OK_;
 }
 
+/*
+ * Detach: new session, no controlling terminal, "/" as working directory,
+ * standard streams on /dev/null -- but standard error stays when the
+ * operator asked for log lines there (-e).
+ */
 static int
-daemonize(void)
+daemonize(int keep_stderr)
 {
 	pid_t pid;
 	int fd;
@@ -851,7 +858,8 @@ daemonize(void)
 		return -1;
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
+	if (!keep_stderr)
+		dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
 	return 0;
@@ -913,12 +921,12 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	attach_tls(&m);
 
 	if (!opts->mo_foreground) {
-		if (daemonize() == -1) {
+		if (daemonize(opts->mo_stderr) == -1) {
 			startup_error("detaching: %s", strerror(errno));
 			goto out;
 		}
 		/* Only syslog from now on, unless -e. */
-		log_set_stderr(0);
+		log_set_stderr(opts->mo_stderr);
 	}
 	if (m.pidfd != -1 && pidfile_write(m.pidfd, m.pidfile) == -1)
 		goto out;
