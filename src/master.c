@@ -473,6 +473,9 @@ accept_ready(struct master *m, struct listener *l)
 	socklen_t len;
 	int fd, i;
 
+	/* A shortage may have kept us from taking the spare back. */
+	if (m->reserve_fd == -1)
+		m->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		len = sizeof(ss);
 		fd = accept4(l->l_fd, (struct sockaddr *)&ss, &len,

@@ -907,3 +907,110 @@ def stop_popen(p, timeout=10):
                 f.close()
         except OSError:
             pass
+
+
+# ---------------------------------------------------------------------------
+# Operations helpers (test_ops.py, test_haproxy.py)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of pid in seconds (from /proc/PID/stat), or None."""
+    st = proc_stat(pid)
+    if st is None:
+        return None
+    # fields 14 and 15 of stat(5) (1-based): utime, stime
+    return (int(st[13]) + int(st[14])) / float(CLK_TCK)
+
+
+def proc_status(pid):
+    """/proc/PID/status as {key: [words]}."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def open_fds(pid):
+    """Descriptor numbers open in pid."""
+    return sorted(int(x) for x in os.listdir("/proc/%d/fd" % pid))
+
+
+def nofile_limits(pid):
+    """(soft, hard) RLIMIT_NOFILE of pid as strings (from /proc/PID/limits)."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                parts = line.split()
+                return parts[3], parts[4]
+    raise RuntimeError("no Max open files in /proc/%d/limits" % pid)
+
+
+def repo_certs():
+    """(ca, cert, key): absolute paths of the development certificates in
+    certs/ of the repo, generated with certs/gen.sh when missing."""
+    d = os.path.join(REPO, "certs")
+    ca, cert, key = (os.path.join(d, n) for n in ("ca.pem", "server.pem", "server.key"))
+    if not all(os.path.isfile(p) and os.path.getsize(p) for p in (ca, cert, key)):
+        subprocess.run(["sh", os.path.join(REPO, "certs", "gen.sh"), d], check=True,
+                       stdout=subprocess.DEVNULL, timeout=120)
+    return ca, cert, key
+
+
+def skip_unless_tls(testcase, tmp, cert, key):
+    """Skip when this secho does not serve tls listeners yet (it says
+    "not supported yet" for them)."""
+    text = config_text([{"proto": "tls", "address": "127.0.0.1", "port": 7443}],
+                       tls={"certificate": cert, "private_key": key})
+    cfg = tmp.write("tls-probe.cfg", text)
+    r = run_secho(["-t", "-c", cfg], timeout=30)
+    if "not supported yet" in (r.stdout + r.stderr):
+        testcase.skipTest("TLS is not built yet: secho says %r"
+                          % (r.stdout + r.stderr).strip().splitlines()[0])
+
+
+def tls_client_ctx(cafile):
+    """A Python ssl client context that verifies the server against cafile."""
+    import ssl
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.load_verify_locations(cafile)
+    c.check_hostname = True
+    return c
+
+
+def tls_echo(ctx, host, port, data, timeout=IO_TIMEOUT, server_hostname="localhost"):
+    """TLS round trip through ctx: send data, read it back, close.
+    Returns (received bytes, client sockname, tls version)."""
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        name = raw.getsockname()
+        s = ctx.wrap_socket(raw, server_hostname=server_hostname)
+        try:
+            s.sendall(data)
+            got = recv_exact(s, len(data), timeout)
+            version = s.version()
+            try:
+                s.unwrap()
+            except OSError:
+                pass
+            return got, name, version
+        finally:
+            s.close()
+    finally:
+        raw.close()
+
+
+def tcp_port_free_on(host, port):
+    """True when a TCP socket can bind host:port."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
