@@ -373,32 +373,26 @@ static int child_report_fd = -1;	/* fd 4 in a child, when given */
 static sigset_t child_waitmask;
 
 /*
- * Keep only fd (as 3) and the report fd (as 4), stdio and a fresh syslog
- * connection; drop privileges; set up signals.  Returns the new fd.
+ * Close what belongs to the master (listeners, self-pipe, pidfile, ...),
+ * keeping fd, the report socket, stdio and the syslog connection; drop
+ * privileges; set up signals.  Returns fd.
  */
 static int
 child_prepare(const struct child_env *env, int fd)
 {
 	char err[256];
-	int keep = env->ce_report_fd;
+	size_t i;
 
 	sig_close_pipe();
-	closelog();	/* before its fd is closed under it */
-	if (fd != 3) {
-		if (keep == 3)
-			keep = dup(keep);
-		if (dup2(fd, 3) == -1)
-			_exit(1);
-		fd = 3;
+	for (i = 0; env->ce_listeners && i < env->ce_listeners->ls_count; i++) {
+		int lfd = env->ce_listeners->ls_items[i].l_fd;
+		if (lfd != -1 && lfd != fd)
+			close(lfd);
 	}
-	if (keep != -1 && keep != 4) {
-		if (dup2(keep, 4) == -1)
-			_exit(1);
-		keep = 4;
-	}
-	close_range(keep == 4 ? 5 : 4, ~0U, 0);
-	child_report_fd = keep;
-	log_reopen();
+	for (i = 0; i < sizeof(env->ce_close) / sizeof(env->ce_close[0]); i++)
+		if (env->ce_close[i] != -1 && env->ce_close[i] != fd)
+			close(env->ce_close[i]);
+	child_report_fd = env->ce_report_fd;
 	if (child_drop_privileges(env->ce_privs, err, sizeof(err)) == -1) {
 		log_errx("child %ld: %s", (long)getpid(), err);
 		_exit(1);
@@ -518,14 +512,13 @@ serve_stream(const struct child_env *env, struct listener *l, int fd,
 	char peername[ADDR_STRLEN], err[256], subject[512];
 	const char *reason = NULL, *version = NULL, *cipher = NULL;
 	long long start = clock_ms();
-	int on = 1, tls_ok = 0, served = 1;
+	int tls_ok = 0, served = 1;
 
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer, sockpeer, sockpeer->sa_family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	addr_format(sockpeer, peername, sizeof(peername));
-	/* Whole echoes go out at once: no Nagle stall (FACTS.md). */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	/* TCP_NODELAY comes with the socket from the listener (listen.c). */
 	serve_tcp_conn_init(&c, fd);
 	subject[0] = '\0';
 

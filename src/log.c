@@ -35,15 +35,6 @@ log_init(const char *ident, int facility, int level, int to_stderr)
 }
 
 void
-log_reopen(void)
-{
-	if (!log_opened)
-		return;
-	closelog();
-	openlog(log_ident, LOG_PID | LOG_NDELAY, log_facility);
-}
-
-void
 log_set_stderr(int to_stderr)
 {
 	log_to_stderr = to_stderr;

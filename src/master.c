@@ -212,18 +212,22 @@ child_env_of(const struct master *m, struct child_env *env)
 	env->ce_cfg = m->cfg;
 	env->ce_privs = &m->privs;
 	env->ce_report_fd = m->report_wr;
+	env->ce_listeners = &m->ls;
+	env->ce_close[0] = m->pidfd;
+	env->ce_close[1] = m->reserve_fd;
+	env->ce_close[2] = m->report_rd;
+	env->ce_close[3] = -1;
 }
 
 /*
- * Fork with every signal blocked: the child must not run the master's
- * handlers (they write to the master's self-pipe) before it installs
- * its own; the parent restores its mask right after.
+ * No mask juggling around fork(): the master's signals are blocked for
+ * good and read from a signalfd (sig.c), so a child inherits no handler
+ * that could run master code.
  */
 static pid_t
 spawn_udp(struct master *m, struct listener *l)
 {
 	struct child_env env;
-	sigset_t all, old;
 	pid_t pid;
 
 	if (m->nworkers == m->capworkers) {
@@ -237,10 +241,7 @@ spawn_udp(struct master *m, struct listener *l)
 		m->capworkers = ncap;
 	}
 	child_env_of(m, &env);
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = child_spawn_udp(&env, l);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		log_err("fork of UDP worker for %s", l->l_name);
 		l->l_respawn_at = clock_ms() + 1000;
@@ -384,7 +385,6 @@ accept_one(struct master *m, struct listener *l, int fd,
 	const struct listener_config *lc = l->l_cfg;
 	struct child_env env;
 	struct child c;
-	sigset_t all, old;
 	pid_t pid;
 
 	memset(&c, 0, sizeof(c));
@@ -410,10 +410,7 @@ accept_one(struct master *m, struct listener *l, int fd,
 		return;
 	}
 	child_env_of(m, &env);
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = child_spawn_conn(&env, l, fd, peer);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		char name[ADDR_STRLEN];
 		log_err("fork for %s", addr_format(peer, name, sizeof(name)));

@@ -1,89 +1,73 @@
 /*
- * sig.c - signals: a self-pipe for the master, a stop flag for children.
+ * sig.c - signals: a signalfd for the master, a stop flag for children.
  *
- * Handlers do nothing but write one byte (the signal number) or set a
- * flag, and they save errno.  The master's poll() sees the pipe.
+ * The master keeps HUP, TERM, INT, USR1 and CHLD blocked for good and
+ * reads them from a signalfd in its poll() loop: no handler runs in the
+ * master at all, so a fork needs no mask juggling and a child can never
+ * run master code on a signal.  Children install one handler (TERM/INT
+ * set a flag), keep it blocked except inside ppoll(), and so cannot lose
+ * a stop request.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "secho/sig.h"
 
-static int sig_pipe[2] = { -1, -1 };
+static int sig_fd = -1;
 static volatile sig_atomic_t *child_stop;
 
 static void
-master_handler(int signo)
+master_set(sigset_t *set)
 {
-	int saved = errno;
-	unsigned char c = (unsigned char)signo;
-
-	/* A full pipe already wakes the loop; the byte may be dropped. */
-	if (write(sig_pipe[1], &c, 1) < 0) {
-		/* EAGAIN: loop is awake anyway */
-	}
-	errno = saved;
-}
-
-static int
-set_flags(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		return -1;
-	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGCHLD);
+	/* Children's verdict signal; never meant for the master. */
+	sigaddset(set, SIGUSR2);
 }
 
 int
 sig_master_init(void)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGCHLD };
 	struct sigaction sa;
-	size_t i;
-
-	if (pipe(sig_pipe) == -1)
-		return -1;
-	if (set_flags(sig_pipe[0]) == -1 || set_flags(sig_pipe[1]) == -1)
-		return -1;
+	sigset_t set;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGPIPE, &sa, NULL);
-
-	sa.sa_handler = master_handler;
-	sa.sa_flags = SA_RESTART;
-	sigfillset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], &sa, NULL) == -1)
-			return -1;
-	return sig_pipe[0];
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	master_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return sig_fd;
 }
 
 int
 sig_next(void)
 {
-	unsigned char c;
+	struct signalfd_siginfo si;
 	ssize_t n;
 
 	do
-		n = read(sig_pipe[0], &c, 1);
+		n = read(sig_fd, &si, sizeof(si));
 	while (n == -1 && errno == EINTR);
-	return n == 1 ? c : 0;
+	return n == (ssize_t)sizeof(si) ? (int)si.ssi_signo : 0;
 }
 
 void
 sig_close_pipe(void)
 {
-	if (sig_pipe[0] != -1)
-		close(sig_pipe[0]);
-	if (sig_pipe[1] != -1)
-		close(sig_pipe[1]);
-	sig_pipe[0] = sig_pipe[1] = -1;
+	if (sig_fd != -1)
+		close(sig_fd);
+	sig_fd = -1;
 }
 
 static void
@@ -101,21 +85,14 @@ sig_child_init(volatile sig_atomic_t *stop, sigset_t *waitmask)
 	sigset_t block;
 
 	/*
-	 * The master forks with every signal blocked, so until here none of
-	 * its handlers (which write to its self-pipe) can run in the child.
+	 * Inherited from the master: SIGPIPE ignored; HUP, USR1, CHLD and
+	 * USR2 blocked, and they stay blocked (a "pkill -HUP secho" is for
+	 * the master; USR2 carries the master's verdict, taken with
+	 * sigtimedwait()).
 	 */
 	child_stop = stop;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-
-	/* A reload or stats request is for the master, not for us. */
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-
 	sa.sa_handler = child_handler;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -125,12 +102,9 @@ sig_child_init(volatile sig_atomic_t *stop, sigset_t *waitmask)
 	 * that arrives between the flag test and the wait is delivered when
 	 * ppoll() unblocks it, so it cannot be lost.
 	 */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	/* SIGUSR2 carries the master's verdict; taken with sigtimedwait(). */
-	sigaddset(&block, SIGUSR2);
+	master_set(&block);
 	sigprocmask(SIG_SETMASK, &block, NULL);
-	sigemptyset(waitmask);
-	sigaddset(waitmask, SIGUSR2);
+	*waitmask = block;
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGINT);
 }

@@ -516,9 +516,15 @@ send_batch(struct udp_worker *w, unsigned n, uint64_t now, int debug)
 	struct logline l;
 	char peer[ADDR_STRLEN];
 	unsigned off = 0, i;
-	uint64_t echoed = 0, failed = 0;
+	uint64_t failed = 0;
 	int r;
 
+	/*
+	 * Counted before they go out: a client may see its echo and kill
+	 * or query us at once, and must find it counted.  Replies the
+	 * kernel refuses are moved to the dropped count below.
+	 */
+	count_add(w->uw_counters, 1, n);
 	while (off < n) {
 		r = sendmmsg(w->uw_fd, w->uw_smsg + off, n - off, 0);
 		if (r == -1) {
@@ -547,11 +553,13 @@ send_batch(struct udp_worker *w, unsigned n, uint64_t now, int debug)
 			log_kvu(&l, "bytes", w->uw_siov[i].iov_len);
 			log_end(&l);
 		}
-		echoed += (unsigned)r;
 		off += (unsigned)r;
 	}
-	count_add(w->uw_counters, 1, echoed);
-	count_add(w->uw_counters, 0, failed);
+	if (failed && w->uw_counters) {
+		__atomic_fetch_sub(&w->uw_counters->uc_echoed, failed,
+		    __ATOMIC_RELAXED);
+		count_add(w->uw_counters, 0, failed);
+	}
 	return 0;
 }
 

@@ -85,7 +85,15 @@ struct child_report {
 struct child_env {
 	const struct secho_config *ce_cfg;
 	const struct privs	*ce_privs;
-	int			 ce_report_fd;	/* kept in the child as fd 4, or -1 */
+	int			 ce_report_fd;	/* kept in the child, or -1 */
+	/*
+	 * What the child closes: every listener but its own socket and the
+	 * master's other descriptors (-1 entries are skipped).  Closing them
+	 * one by one, rather than everything above 2, keeps syslog(3)'s
+	 * connection: no reconnect per connection.
+	 */
+	const struct listener_set *ce_listeners;
+	int			 ce_close[4];
 };
 
 /*

@@ -28,12 +28,6 @@ struct logline {
  */
 void	log_init(const char *ident, int facility, int level, int to_stderr);
 
-/*
- * In a child after fork: reconnect to syslog with the same settings
- * (call closelog() before closing inherited fds, then this).
- */
-void	log_reopen(void);
-
 /* Change only the stderr mirror (e.g. off after daemonizing). */
 void	log_set_stderr(int to_stderr);
 
