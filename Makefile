@@ -6,6 +6,8 @@
 #   make check SANITIZE=1   the same with ASan + UBSan (objects in build/san)
 #   make install    DESTDIR= PREFIX=/usr
 #   make deps       install missing build and test packages (apt-get)
+#   make deb        Debian package into build/deb/ (then: deb-lint, deb-test,
+#                   deb-boot-test; see packaging/)
 
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
@@ -52,7 +54,7 @@ LIBSECHO  = $(BUILD)/libsecho.a
 UNIT_TESTS = test_addr test_proxy test_config test_log test_echo test_udp test_tls
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all run check unit integration install clean deps certs lint
+.PHONY: all run check unit integration install clean deps certs lint fuzz
 
 all: $(BIN)
 
@@ -107,6 +109,14 @@ install: $(BIN)
 	    packaging/secho.service > $(DESTDIR)$(UNITDIR)/secho.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/secho.service
 
+# Coverage-guided fuzzing of the PROXY parser (clang's libFuzzer); see fuzz/README.
+fuzz:
+	@mkdir -p $(BUILD)/fuzz-corpus
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined \
+	    fuzz/fuzz_proxy.c src/proxy.c -o $(BUILD)/fuzz_proxy
+	cp -n fuzz/corpus/* $(BUILD)/fuzz-corpus/
+	$(BUILD)/fuzz_proxy -max_len=4200 -max_total_time=60 $(BUILD)/fuzz-corpus
+
 clean:
 	rm -rf build
 
@@ -116,25 +126,48 @@ check-docs:
 	@sh tests/test_manpage.sh
 
 # Debian package, built from a clean copy in build/deb/secho-VERSION/;
-# the .deb lands in build/deb/.  deb-lint: lintian, systemd-analyze verify
-# and the unit's exposure score.  deb-test: piuparts (install, purge,
-# upgrade from a previous build).  deb-boot-test: the package under a real
-# systemd in a container.  Packaging tools are installed when missing.
+# the .deb lands in build/deb/.  The checks take the .deb already in
+# build/deb/ (built first when there is none; "make deb deb-lint" rebuilds):
+# deb-lint: lintian, systemd-analyze verify and the unit's exposure score;
+# deb-test: piuparts (install, purge, upgrade from a previous build);
+# deb-boot-test: the package under a real systemd in a container.
+# Packaging tools are installed when missing (scripts/deps-deb.sh).
 deb:
 	@sh scripts/deps-deb.sh build
 	@sh packaging/build-deb.sh
 
-deb-lint: deb
+deb-lint:
+	@sh scripts/deps-deb.sh build
 	@sh packaging/lint-deb.sh
 
-deb-test: deb
+deb-test:
 	@sh scripts/deps-deb.sh test
 	@sh packaging/test-deb.sh
 
-deb-boot-test: deb
+deb-boot-test:
 	@sh scripts/deps-deb.sh boot
 	@sh packaging/boot-test.sh
 
 .PHONY: check-docs deb deb-lint deb-test deb-boot-test
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# Benchmark (issue 6): the load generator and the epoll ceiling server are
+# built into build/bench/ (installed nowhere); "make bench" starts secho
+# (release build), the peers (installed with apt-get when missing) and the
+# ceiling on loopback, and writes bench/RESULTS.md.  See bench/run.sh.
+BENCH_TOOLS  = build/bench/secho-bench build/bench/ceiling
+BENCH_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -pthread
+
+build/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(shell $(PKG_CONFIG) --cflags openssl) -o $@ $< \
+	    $(shell $(PKG_CONFIG) --libs openssl)
+
+bench-tools: $(BENCH_TOOLS)
+
+bench: $(BENCH_TOOLS)
+	@$(MAKE) --no-print-directory SANITIZE= build/secho certs
+	@sh bench/run.sh
+
+.PHONY: bench bench-tools

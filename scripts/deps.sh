@@ -1,7 +1,10 @@
 #!/bin/sh
 # Install the Debian packages secho needs to build and test, when missing.
 # Silent and fast when everything is present.  Used by 'make deps', which
-# 'make run' and 'make check' call first.
+# 'make run' and 'make check' call first; with arguments, installs those
+# packages instead (scripts/deps-deb.sh uses that).
+#
+#   sh scripts/deps.sh [PACKAGE...]
 set -eu
 
 # build: compiler, pkg-config and the libraries
@@ -10,8 +13,11 @@ PKGS="gcc make pkg-config libssl-dev libconfig-dev libcmocka-dev
       openssl socat netcat-openbsd python3 gnutls-bin procps
       util-linux iproute2 haproxy valgrind sslscan"
 
+[ $# -gt 0 ] && PKGS="$*"
+
 missing=""
 for p in $PKGS; do
+	case " $missing " in *" $p "*) continue ;; esac
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$st" = installed ] || missing="$missing $p"
 done
