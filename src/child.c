@@ -567,7 +567,7 @@ serve_stream(const struct child_env *env, struct listener *l, int fd,
 			    sizeof(subject));
 		}
 	} else if (served)
-		reason = echo_result_name(echo_run(&c,
+		reason = echo_result_name(serve_tcp_echo(&c,
 		    cfg->idle_timeout * 1000, &child_stop, &child_waitmask));
 
 	log_begin(&ll, LOG_INFO, "close");

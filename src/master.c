@@ -475,8 +475,10 @@ accept_ready(struct master *m, struct listener *l)
 		m->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		len = sizeof(ss);
+		/* TLS works non-blocking; plain TCP echoes blocking. */
 		fd = accept4(l->l_fd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		    (l->l_proto == SECHO_PROTO_TLS ? SOCK_NONBLOCK : 0) |
+		    SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
 			case EINTR:

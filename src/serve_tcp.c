@@ -1,11 +1,18 @@
 /*
- * serve_tcp.c - struct conn over a plain, non-blocking TCP socket.
+ * serve_tcp.c - plain TCP: a struct conn over a non-blocking socket (for
+ * echo_run()), and serve_tcp_echo(), the fast path a plain connection
+ * child uses: blocking recv()/send() with socket time-outs, two system
+ * calls per echo instead of a ppoll() round as well (see bench/).
  */
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "secho/echo.h"
+#include "secho/sig.h"
 
 static ssize_t
 tcp_read(struct conn *c, void *buf, size_t len)
@@ -60,4 +67,84 @@ serve_tcp_conn_init(struct conn *c, int fd)
 	c->c_fd = fd;
 	c->c_bytes_in = 0;
 	c->c_bytes_out = 0;
+}
+
+static int
+set_timeout(int fd, int opt, int ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+enum echo_result
+serve_tcp_echo(struct conn *c, int idle_timeout_ms,
+    volatile sig_atomic_t *stop, const sigset_t *sigmask)
+{
+	static unsigned char buf[ECHO_BUFSIZE];
+	sigset_t old;
+	enum echo_result r = ECHO_ERROR;
+	ssize_t n, w;
+	size_t off;
+	int fd = c->c_fd;
+
+	/* Time-outs bound every wait: no data in, or none taken out. */
+	if (idle_timeout_ms > 0 &&
+	    (set_timeout(fd, SO_RCVTIMEO, idle_timeout_ms) == -1 ||
+	    set_timeout(fd, SO_SNDTIMEO, idle_timeout_ms) == -1))
+		return ECHO_ERROR;
+	/*
+	 * A stop request shuts the socket down (sig.c), which ends a
+	 * blocked recv() or send() at once; the flag says why.  Signals are
+	 * unblocked for the whole loop, so none waits for a time-out.
+	 */
+	sig_child_wake_fd(fd);
+	if (sigmask != NULL)
+		sigprocmask(SIG_SETMASK, sigmask, &old);
+	for (;;) {
+		if (stop != NULL && *stop) {
+			r = ECHO_SHUTDOWN;
+			break;
+		}
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			r = errno == EAGAIN || errno == EWOULDBLOCK ?
+			    ECHO_IDLE_TIMEOUT : ECHO_ERROR;
+			break;
+		}
+		if (n == 0) {
+			if (stop != NULL && *stop) {
+				r = ECHO_SHUTDOWN;
+				break;
+			}
+			/* Half-close: all was echoed already; end our side. */
+			shutdown(fd, SHUT_WR);
+			r = ECHO_EOF;
+			break;
+		}
+		c->c_bytes_in += (uint64_t)n;
+		for (off = 0; off < (size_t)n; off += (size_t)w) {
+			w = send(fd, buf + off, (size_t)n - off, MSG_NOSIGNAL);
+			if (w == -1) {
+				if (errno == EINTR && !(stop != NULL && *stop)) {
+					w = 0;
+					continue;
+				}
+				r = errno == EAGAIN || errno == EWOULDBLOCK ?
+				    ECHO_IDLE_TIMEOUT : stop != NULL && *stop ?
+				    ECHO_SHUTDOWN : ECHO_ERROR;
+				goto out;
+			}
+			c->c_bytes_out += (uint64_t)w;
+		}
+	}
+out:
+	sig_child_wake_fd(-1);
+	if (sigmask != NULL)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
 }

@@ -12,12 +12,14 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "secho/sig.h"
 
 static int sig_fd = -1;
 static volatile sig_atomic_t *child_stop;
+static volatile sig_atomic_t child_wake_fd = -1;
 
 static void
 master_set(sigset_t *set)
@@ -73,9 +75,21 @@ sig_close_pipe(void)
 static void
 child_handler(int signo)
 {
+	int saved = errno;
+
 	(void)signo;
 	if (child_stop)
 		*child_stop = 1;
+	/* shutdown() is async-signal-safe; it wakes a blocked recv/send. */
+	if (child_wake_fd != -1)
+		shutdown(child_wake_fd, SHUT_RDWR);
+	errno = saved;
+}
+
+void
+sig_child_wake_fd(int fd)
+{
+	child_wake_fd = fd;
 }
 
 void

@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "secho/echo.h"
+#include "secho/sig.h"
 
 struct server {
 	pthread_t		 th;
@@ -351,6 +353,130 @@ test_stop_flag(void **state)
 	close(fd);
 }
 
+
+/* ---- serve_tcp_echo(): the blocking fast path, in a forked child ---- */
+
+struct bchild {
+	pid_t	pid;
+	int	fd;	/* the client's end */
+};
+
+/* Fork a child serving the other end; its exit code is the result. */
+static void
+start_blocking(struct bchild *b, int idle_ms)
+{
+	static volatile sig_atomic_t stop;
+	sigset_t waitmask;
+	struct conn c;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	b->pid = fork();
+	assert_true(b->pid != -1);
+	if (b->pid == 0) {
+		close(sv[1]);
+		sig_child_init(&stop, &waitmask);
+		serve_tcp_conn_init(&c, sv[0]);
+		_exit((int)serve_tcp_echo(&c, idle_ms, &stop, &waitmask));
+	}
+	close(sv[0]);
+	b->fd = sv[1];
+}
+
+static int
+wait_blocking(struct bchild *b)
+{
+	int st;
+
+	assert_int_equal(waitpid(b->pid, &st, 0), b->pid);
+	close(b->fd);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void
+test_blocking_binary_and_half_close(void **state)
+{
+	size_t len = 3 << 20;
+	unsigned char *in = malloc(len), *out = malloc(len + 1);
+	struct bchild b;
+
+	(void)state;
+	fill_random(in, len, 1234);
+	start_blocking(&b, 0);
+	assert_int_equal(roundtrip(b.fd, in, len, out, len + 1), len);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(wait_blocking(&b), ECHO_EOF);
+	free(in);
+	free(out);
+}
+
+static void
+test_blocking_idle_timeout(void **state)
+{
+	struct bchild b;
+	char c;
+
+	(void)state;
+	start_blocking(&b, 200);
+	assert_int_equal(send(b.fd, "ab", 2, 0), 2);
+	assert_int_equal(recv(b.fd, &c, 1, MSG_WAITALL), 1);
+	/* then silence: the child gives up after 200 ms */
+	assert_int_equal(wait_blocking(&b), ECHO_IDLE_TIMEOUT);
+}
+
+/* A client that never reads: the send side times out too. */
+static void
+test_blocking_send_timeout(void **state)
+{
+	unsigned char buf[65536];
+	struct bchild b;
+	int i;
+
+	(void)state;
+	memset(buf, 'z', sizeof(buf));
+	start_blocking(&b, 300);
+	nonblock(b.fd);
+	for (i = 0; i < 200; i++)
+		if (send(b.fd, buf, sizeof(buf), MSG_NOSIGNAL) <= 0)
+			usleep(10 * 1000);
+	assert_int_equal(wait_blocking(&b), ECHO_IDLE_TIMEOUT);
+}
+
+/* SIGTERM while blocked in recv(): ends at once with ECHO_SHUTDOWN. */
+static void
+test_blocking_stop_signal(void **state)
+{
+	struct bchild b;
+	char c;
+
+	(void)state;
+	start_blocking(&b, 0);
+	assert_int_equal(send(b.fd, "x", 1, 0), 1);
+	assert_int_equal(recv(b.fd, &c, 1, 0), 1);	/* it is in recv now */
+	usleep(50 * 1000);
+	assert_int_equal(kill(b.pid, SIGTERM), 0);
+	assert_int_equal(wait_blocking(&b), ECHO_SHUTDOWN);
+}
+
+/* The client vanishes while its echo is being sent: an error, no crash. */
+static void
+test_blocking_vanished_peer(void **state)
+{
+	unsigned char buf[200000];
+	struct bchild b;
+
+	(void)state;
+	memset(buf, 'y', sizeof(buf));
+	start_blocking(&b, 0);
+	nonblock(b.fd);
+	while (send(b.fd, buf, sizeof(buf), MSG_NOSIGNAL) > 0)
+		;
+	close(b.fd);
+	b.fd = -1;
+	assert_int_equal(wait_blocking(&b), ECHO_ERROR);
+}
+
 static void
 test_result_names(void **state)
 {
@@ -373,6 +499,11 @@ main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_idle_reset_by_data),
 		cmocka_unit_test(test_stop_flag),
+		cmocka_unit_test(test_blocking_binary_and_half_close),
+		cmocka_unit_test(test_blocking_idle_timeout),
+		cmocka_unit_test(test_blocking_send_timeout),
+		cmocka_unit_test(test_blocking_stop_signal),
+		cmocka_unit_test(test_blocking_vanished_peer),
 		cmocka_unit_test(test_result_names),
 	};
 

@@ -25,4 +25,11 @@ void	sig_close_pipe(void);
  */
 void	sig_child_init(volatile sig_atomic_t *stop, sigset_t *waitmask);
 
+/*
+ * In a child: on TERM/INT, besides setting the stop flag, shut down fd
+ * (both ways), so that a blocking recv() or send() on it returns at
+ * once.  -1 for none.
+ */
+void	sig_child_wake_fd(int fd);
+
 #endif
