@@ -166,8 +166,14 @@ build/bench/%: bench/%.c
 
 bench-tools: $(BENCH_TOOLS)
 
+# Correctness only (no timing): every secho-bench mode for ~1 s against
+# secho, failing on any mismatched byte or lost datagram.
+bench-smoke: $(BENCH_TOOLS)
+	@$(MAKE) --no-print-directory SANITIZE= build/secho certs
+	@sh bench/smoke.sh
+
 bench: $(BENCH_TOOLS)
 	@$(MAKE) --no-print-directory SANITIZE= build/secho certs
 	@sh bench/run.sh
 
-.PHONY: bench bench-tools
+.PHONY: bench bench-tools bench-smoke
