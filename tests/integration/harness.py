@@ -757,6 +757,9 @@ class SechoTestCase(unittest.TestCase):
     def daemon(self, listeners=None, start=True, **kw):
         d = Secho(self.tmp, listeners=listeners, **kw)
         self._daemons.append(d)
+        # cleanups run last-in first-out: stop first, then look at what
+        # the daemon and its children printed
+        self.addCleanup(self._no_sanitizer_report, d)
         self.addCleanup(d.stop)
         if start:
             d.start()
@@ -764,6 +767,17 @@ class SechoTestCase(unittest.TestCase):
 
     def port(self):
         return free_port()
+
+    SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: ")
+
+    def _no_sanitizer_report(self, d):
+        """With make check SANITIZE=1, any ASan/UBSan/LSan report of the
+        master or of a child fails the test that caused it."""
+        text = d.out.text() if d.out else ""
+        m = self.SANITIZER_REPORT.search(text)
+        if m:
+            start = max(0, m.start() - 200)
+            self.fail("sanitizer report from the daemon:\n" + text[start:start + 3000])
 
 
 # ---------------------------------------------------------------------------
