@@ -106,7 +106,17 @@ host_find(const struct child_table *t, const unsigned char key[16],
 	}
 }
 
-/* Backward-shift deletion keeps probe chains intact without tombstones. */
+/*
+ * Backward-shift deletion keeps probe chains intact without tombstones:
+ * may the entry at j, whose home slot is k, move to the hole at i?  Only
+ * if k does not lie cyclically in (i, j].
+ */
+static int
+may_fill(size_t i, size_t j, size_t k)
+{
+	return i < j ? (k <= i || k > j) : (k <= i && k > j);
+}
+
 static void
 host_delete(struct child_table *t, struct host_slot *h)
 {
@@ -115,8 +125,7 @@ host_delete(struct child_table *t, struct host_slot *h)
 	t->ct_hosts[i].hs_count = 0;
 	for (j = (i + 1) & mask; t->ct_hosts[j].hs_count; j = (j + 1) & mask) {
 		k = host_hash(t->ct_hosts[j].hs_key, mask);
-		/* may the entry at j move to the hole at i? */
-		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+		if (may_fill(i, j, k)) {
 			t->ct_hosts[i] = t->ct_hosts[j];
 			t->ct_hosts[j].hs_count = 0;
 			i = j;
@@ -132,7 +141,7 @@ pid_delete(struct child_table *t, size_t i)
 	t->ct_slots[i].ch_pid = 0;
 	for (j = (i + 1) & mask; t->ct_slots[j].ch_pid; j = (j + 1) & mask) {
 		k = pid_hash(t->ct_slots[j].ch_pid, mask);
-		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+		if (may_fill(i, j, k)) {
 			t->ct_slots[i] = t->ct_slots[j];
 			t->ct_slots[j].ch_pid = 0;
 			i = j;
