@@ -43,9 +43,20 @@ class TcpEcho(h.SechoTestCase):
 
     def test_binary_1mib(self):
         data = os.urandom(1 << 20)
-        got, _ = h.tcp_echo("127.0.0.1", self.p, data)
+        got, name = h.tcp_echo("127.0.0.1", self.p, data)
         self.assertEqual(len(got), len(data))
         self.assertTrue(got == data, "echoed bytes differ")
+
+    def test_bulk_counts(self):
+        """8 MiB: past the first full buffer the echo moves bytes with
+        splice(); the close line still counts every byte both ways."""
+        data = os.urandom(8 << 20)
+        got, name = h.tcp_echo("127.0.0.1", self.p, data)
+        self.assertTrue(got == data, "echoed bytes differ")
+        ev = self.d.wait_event("close", peer=h.sock_addr_text(name))
+        self.assertEqual(ev.get("bytes_in"), str(len(data)), ev["_line"])
+        self.assertEqual(ev.get("bytes_out"), str(len(data)), ev["_line"])
+        self.assertEqual(ev.get("reason"), "eof", ev["_line"])
 
     def test_every_byte_value(self):
         data = bytes(range(256)) * 64
