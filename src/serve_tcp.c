@@ -83,64 +83,34 @@ set_timeout(int fd, int opt, int ms)
 }
 
 /*
- * Bulk echo without copying through user space: socket -> pipe -> socket
- * with splice(2).  Same time-outs (splice honours SO_RCVTIMEO and
- * SO_SNDTIMEO on a blocking socket), same byte counts.
+ * Where the bytes wait between reading and writing: our buffer (recv and
+ * send), or, once a sender has filled that buffer, a pipe (splice(2):
+ * socket -> pipe -> socket, no copy through user space).  splice honours
+ * SO_RCVTIMEO and SO_SNDTIMEO on a blocking socket, like recv and send.
  */
-static enum echo_result
-splice_echo(struct conn *c, volatile sig_atomic_t *stop)
+static ssize_t
+take(int fd, int pipe_w, void *buf, size_t len)
 {
-	enum echo_result r = ECHO_ERROR;
-	ssize_t n, w;
-	int p[2];
+	if (pipe_w == -1)
+		return recv(fd, buf, len, 0);
+	return splice(fd, NULL, pipe_w, NULL, SPLICE_PIPE_SIZE, SPLICE_F_MOVE);
+}
 
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return ECHO_ERROR;
-	/* A bigger pipe moves more per call; the default is fine too. */
-	(void)fcntl(p[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
-	for (;;) {
-		if (stop != NULL && *stop) {
-			r = ECHO_SHUTDOWN;
-			break;
-		}
-		n = splice(c->c_fd, NULL, p[1], NULL, SPLICE_PIPE_SIZE,
-		    SPLICE_F_MOVE);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			r = errno == EAGAIN || errno == EWOULDBLOCK ?
-			    ECHO_IDLE_TIMEOUT : ECHO_ERROR;
-			break;
-		}
-		if (n == 0) {
-			if (stop != NULL && *stop) {
-				r = ECHO_SHUTDOWN;
-				break;
-			}
-			shutdown(c->c_fd, SHUT_WR);
-			r = ECHO_EOF;
-			break;
-		}
-		c->c_bytes_in += (uint64_t)n;
-		while (n > 0) {
-			w = splice(p[0], NULL, c->c_fd, NULL, (size_t)n,
-			    SPLICE_F_MOVE);
-			if (w == -1) {
-				if (errno == EINTR && !(stop != NULL && *stop))
-					continue;
-				r = errno == EAGAIN || errno == EWOULDBLOCK ?
-				    ECHO_IDLE_TIMEOUT : stop != NULL && *stop ?
-				    ECHO_SHUTDOWN : ECHO_ERROR;
-				goto out;
-			}
-			c->c_bytes_out += (uint64_t)w;
-			n -= w;
-		}
-	}
-out:
-	close(p[0]);
-	close(p[1]);
-	return r;
+static ssize_t
+give(int fd, int pipe_r, const void *buf, size_t len)
+{
+	if (pipe_r == -1)
+		return send(fd, buf, len, MSG_NOSIGNAL);
+	return splice(pipe_r, NULL, fd, NULL, len, SPLICE_F_MOVE);
+}
+
+/* What a failed call (errno) means for the close line. */
+static enum echo_result
+failure(volatile sig_atomic_t *stop)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return ECHO_IDLE_TIMEOUT;	/* SO_RCVTIMEO / SO_SNDTIMEO */
+	return stop != NULL && *stop ? ECHO_SHUTDOWN : ECHO_ERROR;
 }
 
 enum echo_result
@@ -152,7 +122,7 @@ serve_tcp_echo(struct conn *c, int idle_timeout_ms,
 	enum echo_result r = ECHO_ERROR;
 	ssize_t n, w;
 	size_t off;
-	int fd = c->c_fd, spliced = 0;
+	int fd = c->c_fd, p[2] = { -1, -1 };
 
 	/* Time-outs bound every wait: no data in, or none taken out. */
 	if (idle_timeout_ms > 0 &&
@@ -172,16 +142,11 @@ serve_tcp_echo(struct conn *c, int idle_timeout_ms,
 			r = ECHO_SHUTDOWN;
 			break;
 		}
-		if (spliced == 1) {
-			r = splice_echo(c, stop);
-			break;
-		}
-		n = recv(fd, buf, sizeof(buf), 0);
+		n = take(fd, p[1], buf, sizeof(buf));
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			r = errno == EAGAIN || errno == EWOULDBLOCK ?
-			    ECHO_IDLE_TIMEOUT : ECHO_ERROR;
+			r = failure(stop);
 			break;
 		}
 		if (n == 0) {
@@ -195,26 +160,28 @@ serve_tcp_echo(struct conn *c, int idle_timeout_ms,
 			break;
 		}
 		c->c_bytes_in += (uint64_t)n;
-		/* A full buffer means a bulk sender: after this echo, let the
-		 * kernel move the bytes (splice_echo). */
-		if ((size_t)n == sizeof(buf))
-			spliced = 1;
 		for (off = 0; off < (size_t)n; off += (size_t)w) {
-			w = send(fd, buf + off, (size_t)n - off, MSG_NOSIGNAL);
+			w = give(fd, p[0], buf + off, (size_t)n - off);
 			if (w == -1) {
 				if (errno == EINTR && !(stop != NULL && *stop)) {
 					w = 0;
 					continue;
 				}
-				r = errno == EAGAIN || errno == EWOULDBLOCK ?
-				    ECHO_IDLE_TIMEOUT : stop != NULL && *stop ?
-				    ECHO_SHUTDOWN : ECHO_ERROR;
+				r = failure(stop);
 				goto out;
 			}
 			c->c_bytes_out += (uint64_t)w;
 		}
+		/* A full buffer means a bulk sender: splice from now on. */
+		if (p[0] == -1 && (size_t)n == sizeof(buf) &&
+		    pipe2(p, O_CLOEXEC) == 0)
+			(void)fcntl(p[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
 	}
 out:
+	if (p[0] != -1) {
+		close(p[0]);
+		close(p[1]);
+	}
 	sig_child_wake_fd(-1);
 	if (sigmask != NULL)
 		sigprocmask(SIG_SETMASK, &old, NULL);
