@@ -355,3 +355,12 @@ addr_port(const struct sockaddr *sa)
 		return 0;
 	}
 }
+
+int
+addr_access_allowed(const struct cidr_list *allow, const struct cidr_list *deny,
+    const struct sockaddr *sa)
+{
+	if (addr_cidr_list_match(deny, sa))
+		return 0;
+	return !allow->set || addr_cidr_list_match(allow, sa);
+}

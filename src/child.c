@@ -473,9 +473,8 @@ proxy_peer(const struct child_env *env, const struct listener *l, int fd,
 	memset(&rep, 0, sizeof(rep));
 	rep.cr_pid = getpid();
 	rep.cr_peer = *peer;
-	if ((lc->lc_allow.set &&
-	    !addr_cidr_list_match(&lc->lc_allow, (struct sockaddr *)peer)) ||
-	    addr_cidr_list_match(&lc->lc_deny, (struct sockaddr *)peer)) {
+	if (!addr_access_allowed(&lc->lc_allow, &lc->lc_deny,
+	    (struct sockaddr *)peer)) {
 		log_refused(l, peername, "access");
 		rep.cr_type = CHILD_REPORT_ACCESS;
 		if (child_report_fd != -1)
@@ -602,17 +601,14 @@ pid_t
 child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
     const struct sockaddr *peer)
 {
-	struct sockaddr_storage ss;
 	pid_t pid;
 
 	pid = fork();
 	if (pid != 0)
 		return pid;
-	/* Copy the peer: it may live in memory that is freed nowhere. */
-	memcpy(&ss, peer, peer->sa_family == AF_INET ?
-	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	/* peer is in the master's accept frame, which the child has too. */
 	fd = child_prepare(env, fd);
-	serve_stream(env, l, fd, (struct sockaddr *)&ss);
+	serve_stream(env, l, fd, peer);
 	_exit(0);
 }
 

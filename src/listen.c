@@ -289,13 +289,9 @@ listen_build(const struct secho_config *cfg, struct listener_set *old,
 	return 0;
 fail:
 	free(addrs);
+	/* Kept sockets move only on success: every fd here is our own. */
 	for (i = 0; i < count; i++) {
-		int kept = 0;
-		for (k = 0; old && k < old->ls_count; k++)
-			if (old->ls_items[k].l_fd != -1 &&
-			    old->ls_items[k].l_fd == items[i].l_fd)
-				kept = 1;
-		if (items[i].l_fd != -1 && !kept)
+		if (items[i].l_fd != -1)
 			close(items[i].l_fd);
 		if (items[i].l_counters)
 			munmap(items[i].l_counters,

@@ -394,8 +394,7 @@ accept_one(struct master *m, struct listener *l, int fd,
 	 * the per-host limit wait for the child to report the real peer.
 	 */
 	if (!lc->lc_proxy_protocol &&
-	    ((lc->lc_allow.set && !addr_cidr_list_match(&lc->lc_allow, peer)) ||
-	    addr_cidr_list_match(&lc->lc_deny, peer))) {
+	    !addr_access_allowed(&lc->lc_allow, &lc->lc_deny, peer)) {
 		refuse(m, l, peer, "access");
 		return;
 	}

@@ -40,6 +40,13 @@ int	 addr_cidr_match(const struct cidr *c, const struct sockaddr *sa);
 int	 addr_cidr_list_match(const struct cidr_list *l, const struct sockaddr *sa);
 
 /*
+ * The access rule of a listener: with allow set, only matching peers are
+ * served; deny wins over allow.  1 when sa may be served, 0 otherwise.
+ */
+int	 addr_access_allowed(const struct cidr_list *allow,
+	    const struct cidr_list *deny, const struct sockaddr *sa);
+
+/*
  * Is text an IP literal (IPv4 or IPv6, no brackets; an IPv6 literal may
  * carry a zone, "fe80::1%eth0", as getaddrinfo() accepts)?  1 or 0.
  */
