@@ -340,49 +340,10 @@ child_privs_free(struct privs *pv)
 	pv->pv_chroot = NULL;
 }
 
-int
-child_drop_privileges(const struct privs *pv, char *err, size_t errlen)
-{
-	if (!pv->pv_drop)
-		return 0;
-	if (pv->pv_chroot) {
-		if (chroot(pv->pv_chroot) == -1 || chdir("/") == -1) {
-			snprintf(err, errlen, "chroot %s: %s", pv->pv_chroot,
-			    strerror(errno));
-			return -1;
-		}
-	}
-	if (setgroups(0, NULL) == -1) {
-		snprintf(err, errlen, "setgroups: %s", strerror(errno));
-		return -1;
-	}
-	if (setresgid(pv->pv_gid, pv->pv_gid, pv->pv_gid) == -1) {
-		snprintf(err, errlen, "setresgid %u: %s", (unsigned)pv->pv_gid,
-		    strerror(errno));
-		return -1;
-	}
-	if (setresuid(pv->pv_uid, pv->pv_uid, pv->pv_uid) == -1) {
-		snprintf(err, errlen, "setresuid %u: %s", (unsigned)pv->pv_uid,
-		    strerror(errno));
-		return -1;
-	}
-	/* Paranoia: root must be gone for good. */
-	if (pv->pv_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		snprintf(err, errlen, "could regain root after dropping "
-		    "privileges");
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- in the child ---- */
 
-static volatile sig_atomic_t child_stop;
-static int child_report_fd = -1;	/* fd 4 in a child, when given */
-static sigset_t child_waitmask;
-
 /*
- * Close what belongs to the master (listeners, self-pipe, pidfile, ...),
+ * Close what belongs to the master (listeners, signalfd, pidfile, ...),
  * keeping fd, the report socket, stdio and the syslog connection; drop
  * privileges; set up signals.  Returns fd.
  */
@@ -401,206 +362,78 @@ child_prepare(const struct child_env *env, int fd)
 	for (i = 0; i < sizeof(env->ce_close) / sizeof(env->ce_close[0]); i++)
 		if (env->ce_close[i] != -1 && env->ce_close[i] != fd)
 			close(env->ce_close[i]);
-	child_report_fd = env->ce_report_fd;
 	if (child_drop_privileges(env->ce_privs, err, sizeof(err)) == -1) {
 		log_errx("child %ld: %s", (long)getpid(), err);
 		_exit(1);
 	}
-	sig_child_init(&child_stop, &child_waitmask);
+	stream_child_signals();
 	return fd;
 }
 
-static void
-log_connect(const struct listener *l, const char *peername)
+/* The TLS half of a connection child (stream.c calls it). */
+static const char *
+tls_serve(const struct stream_ctx *sc, int fd, struct conn *c,
+    const char *peername, struct stream_tls_result *r)
 {
 	struct logline ll;
+	char err[256];
 
-	log_begin(&ll, LOG_INFO, "connect");
-	log_kv(&ll, "proto", config_proto_name(l->l_proto));
-	log_kv(&ll, "peer", peername);
-	log_kv(&ll, "listener", l->l_name);
-	log_end(&ll);
+	switch (tls_accept(sc->sc_tls_arg, fd, c, sc->sc_handshake_ms,
+	    &stream_stop, &stream_waitmask, err, sizeof(err))) {
+	case TLS_ACCEPT_OK:
+		break;
+	case TLS_ACCEPT_TIMEOUT:
+		return "handshake-timeout";
+	case TLS_ACCEPT_STOPPED:
+		return "shutdown";
+	case TLS_ACCEPT_FAILED:
+	default:
+		log_begin(&ll, LOG_INFO, "tls-error");
+		log_kv(&ll, "peer", peername);
+		log_kv(&ll, "error", err);
+		log_end(&ll);
+		return "tls-error";
+	}
+	r->tr_ok = 1;
+	r->tr_version = NULL;
+	r->tr_cipher = NULL;
+	r->tr_subject[0] = '\0';
+	{
+		const char *reason = echo_result_name(echo_run(c,
+		    sc->sc_idle_ms, &stream_stop, &stream_waitmask));
+		tls_conn_info(c, &r->tr_version, &r->tr_cipher,
+		    r->tr_subject, sizeof(r->tr_subject));
+		return reason;
+	}
 }
 
 static void
-log_refused(const struct listener *l, const char *peername,
-    const char *reason)
-{
-	struct logline ll;
-
-	log_begin(&ll, LOG_WARNING, "refused");
-	log_kv(&ll, "proto", config_proto_name(l->l_proto));
-	log_kv(&ll, "peer", peername);
-	log_kv(&ll, "reason", reason);
-	log_end(&ll);
-}
-
-/*
- * Behind a PROXY header: read it (bounded by handshake_timeout), make its
- * source the peer, apply the access lists to it, and ask the master about
- * the per-host limit.  Returns 0 to serve, 1 when refused (logged), -1
- * when there was no valid header (*reason says why; not yet logged).
- */
-static int
-proxy_peer(const struct child_env *env, const struct listener *l, int fd,
-    struct sockaddr_storage *peer, char *peername, size_t namelen,
-    const char **reason)
+child_stream_ctx(const struct child_env *env, const struct listener *l,
+    struct stream_ctx *sc)
 {
 	const struct listener_config *lc = l->l_cfg;
-	struct child_report rep;
-	struct proxy_info pi;
-	struct timespec ts;
-	sigset_t usr2;
-	siginfo_t si;
-	char err[128];
-	int timed_out = 0, r;
 
-	if (proxy_read(fd, env->ce_cfg->handshake_timeout * 1000,
-	    &child_waitmask, &child_stop, &pi, &timed_out, err,
-	    sizeof(err)) == -1) {
-		*reason = timed_out ? "handshake-timeout" :
-		    child_stop ? "shutdown" : "error";
-		if (!timed_out && !child_stop)
-			log_warnx("PROXY header from %s on %s: %s", peername,
-			    l->l_name, err);
-		return -1;
+	memset(sc, 0, sizeof(*sc));
+	sc->sc_proto = l->l_proto;
+	sc->sc_name = l->l_name;
+	sc->sc_proxy = lc->lc_proxy_protocol;
+	sc->sc_allow = &lc->lc_allow;
+	sc->sc_deny = &lc->lc_deny;
+	sc->sc_idle_ms = env->ce_cfg->idle_timeout * 1000;
+	sc->sc_handshake_ms = env->ce_cfg->handshake_timeout * 1000;
+	sc->sc_report_fd = env->ce_report_fd;
+	if (l->l_proto == SECHO_PROTO_TLS) {
+		sc->sc_tls_serve = tls_serve;
+		sc->sc_tls_free = tls_conn_free;
+		sc->sc_tls_arg = l->l_tls;
 	}
-	if (!pi.pi_local) {
-		*peer = pi.pi_src;
-		addr_format((struct sockaddr *)peer, peername, namelen);
-	}
-
-	memset(&rep, 0, sizeof(rep));
-	rep.cr_pid = getpid();
-	rep.cr_peer = *peer;
-	if (!addr_access_allowed(&lc->lc_allow, &lc->lc_deny,
-	    (struct sockaddr *)peer)) {
-		log_refused(l, peername, "access");
-		rep.cr_type = CHILD_REPORT_ACCESS;
-		if (child_report_fd != -1)
-			send(child_report_fd, &rep, sizeof(rep), MSG_DONTWAIT);
-		return 1;
-	}
-	if (child_report_fd == -1)
-		return 0;
-	rep.cr_type = CHILD_REPORT_PEER;
-	if (send(child_report_fd, &rep, sizeof(rep), MSG_DONTWAIT) == -1) {
-		log_warn("child %ld: cannot report the PROXY peer to the "
-		    "master", (long)getpid());
-		return 0;
-	}
-	/* SIGUSR2 stays blocked in children; its value is the verdict. */
-	sigemptyset(&usr2);
-	sigaddset(&usr2, SIGUSR2);
-	ts.tv_sec = 5;
-	ts.tv_nsec = 0;
-	do
-		r = sigtimedwait(&usr2, &si, &ts);
-	while (r == -1 && errno == EINTR && !child_stop);
-	if (r == -1) {
-		log_warnx("child %ld: no answer from the master about %s; "
-		    "serving it", (long)getpid(), peername);
-		return 0;
-	}
-	if (si.si_value.sival_int == CHILD_VERDICT_MAX_PER_HOST) {
-		log_refused(l, peername, "max-per-host");
-		return 1;
-	}
-	return 0;
-}
-
-static void
-serve_stream(const struct child_env *env, struct listener *l, int fd,
-    const struct sockaddr *sockpeer)
-{
-	const struct secho_config *cfg = env->ce_cfg;
-	struct sockaddr_storage peer;
-	struct conn c;
-	struct logline ll;
-	char peername[ADDR_STRLEN], err[256], subject[512];
-	const char *reason = NULL, *version = NULL, *cipher = NULL;
-	long long start = clock_ms();
-	int tls_ok = 0, served = 1;
-
-	memset(&peer, 0, sizeof(peer));
-	memcpy(&peer, sockpeer, sockpeer->sa_family == AF_INET ?
-	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-	addr_format(sockpeer, peername, sizeof(peername));
-	/* TCP_NODELAY comes with the socket from the listener (listen.c). */
-	serve_tcp_conn_init(&c, fd);
-	subject[0] = '\0';
-
-	if (l->l_cfg->lc_proxy_protocol) {
-		switch (proxy_peer(env, l, fd, &peer, peername,
-		    sizeof(peername), &reason)) {
-		case 0:
-			break;
-		case 1:
-			close(fd);
-			return;
-		default:
-			served = 0;	/* logged as connect + close below */
-			break;
-		}
-	}
-	log_connect(l, peername);
-
-	if (served && l->l_proto == SECHO_PROTO_TLS) {
-		switch (tls_accept(l->l_tls, fd, &c,
-		    cfg->handshake_timeout * 1000, &child_stop,
-		    &child_waitmask, err, sizeof(err))) {
-		case TLS_ACCEPT_OK:
-			tls_ok = 1;
-			break;
-		case TLS_ACCEPT_TIMEOUT:
-			reason = "handshake-timeout";
-			break;
-		case TLS_ACCEPT_STOPPED:
-			reason = "shutdown";
-			break;
-		case TLS_ACCEPT_FAILED:
-		default:
-			log_begin(&ll, LOG_INFO, "tls-error");
-			log_kv(&ll, "peer", peername);
-			log_kv(&ll, "error", err);
-			log_end(&ll);
-			reason = "tls-error";
-			break;
-		}
-		if (tls_ok) {
-			reason = echo_result_name(echo_run(&c,
-			    cfg->idle_timeout * 1000, &child_stop,
-			    &child_waitmask));
-			tls_conn_info(&c, &version, &cipher, subject,
-			    sizeof(subject));
-		}
-	} else if (served)
-		reason = echo_result_name(serve_tcp_echo(&c,
-		    cfg->idle_timeout * 1000, &child_stop, &child_waitmask));
-
-	log_begin(&ll, LOG_INFO, "close");
-	log_kv(&ll, "proto", config_proto_name(l->l_proto));
-	log_kv(&ll, "peer", peername);
-	log_kvu(&ll, "duration_ms", (unsigned long long)(clock_ms() - start));
-	log_kvu(&ll, "bytes_in", c.c_bytes_in);
-	log_kvu(&ll, "bytes_out", c.c_bytes_out);
-	log_kv(&ll, "reason", reason);
-	if (tls_ok) {
-		log_kv(&ll, "tls_version", version);
-		log_kv(&ll, "cipher", cipher);
-		if (subject[0])
-			log_kv(&ll, "client_subject", subject);
-	}
-	log_end(&ll);
-	if (tls_ok)
-		tls_conn_free(&c);
-	close(fd);
 }
 
 pid_t
 child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
     const struct sockaddr *peer)
 {
+	struct stream_ctx sc;
 	pid_t pid;
 
 	pid = fork();
@@ -608,7 +441,8 @@ child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
 		return pid;
 	/* peer is in the master's accept frame, which the child has too. */
 	fd = child_prepare(env, fd);
-	serve_stream(env, l, fd, peer);
+	child_stream_ctx(env, l, &sc);
+	stream_serve(&sc, fd, peer);
 	_exit(0);
 }
 
@@ -623,6 +457,6 @@ child_spawn_udp(const struct child_env *env, struct listener *l)
 		return pid;
 	fd = child_prepare(env, l->l_fd);
 	rc = udp_worker_run(fd, (unsigned)env->ce_cfg->udp_rate_per_host,
-	    l->l_counters, &child_stop, &child_waitmask);
+	    l->l_counters, &stream_stop, &stream_waitmask);
 	_exit(rc == 0 ? 0 : 1);
 }

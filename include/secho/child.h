@@ -12,6 +12,7 @@
 
 #include "secho/config.h"
 #include "secho/listen.h"
+#include "secho/stream.h"
 
 struct child {
 	pid_t		ch_pid;
@@ -39,14 +40,6 @@ int	 child_table_set_host(struct child_table *t, pid_t pid,
 /* kill(pid, sig) for every child. */
 void	 child_table_signal(const struct child_table *t, int sig);
 
-/* Who the children run as, resolved in the master. */
-struct privs {
-	int	 pv_drop;	/* started as root with daemon.user set */
-	uid_t	 pv_uid;
-	gid_t	 pv_gid;
-	char	*pv_chroot;	/* NULL for none */
-};
-
 /*
  * Resolve daemon.user/group of cfg into *pv.  Returns 0, or -1 with err
  * set ("user \"x\" does not exist") when a name is unknown.  When not root
@@ -55,31 +48,6 @@ struct privs {
 int	 child_privs_resolve(const struct secho_config *cfg, struct privs *pv,
 	    char *err, size_t errlen, char *warn, size_t warnlen);
 void	 child_privs_free(struct privs *pv);
-
-/*
- * In a child: chroot (when set), clear supplementary groups, set gid then
- * uid, and verify root cannot be regained.  0, or -1 with err set.
- */
-int	 child_drop_privileges(const struct privs *pv, char *err,
-	    size_t errlen);
-
-/*
- * What a child behind a PROXY header tells the master, over a datagram
- * socket shared by all children (the master's end is in its poll set).
- * The master answers a CHILD_REPORT_PEER with sigqueue(pid, SIGUSR2,
- * verdict): CHILD_VERDICT_OK, or CHILD_VERDICT_MAX_PER_HOST.
- */
-#define CHILD_REPORT_PEER	1	/* real peer; wants a verdict */
-#define CHILD_REPORT_ACCESS	2	/* refused by an access list */
-
-#define CHILD_VERDICT_OK		0
-#define CHILD_VERDICT_MAX_PER_HOST	1
-
-struct child_report {
-	pid_t			cr_pid;
-	int			cr_type;
-	struct sockaddr_storage	cr_peer;
-};
 
 /* Everything a connection child needs, in the master's memory. */
 struct child_env {
