@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "secho/master.h"
 #include "secho/notify.h"
 #include "secho/sig.h"
+#include "secho/spawn.h"
 #include "secho/tls.h"
 #include "secho/udp.h"
 
@@ -46,6 +48,20 @@
 #define WORKER_QUICK_MS	10000	/* a worker dying sooner counts as failing */
 #define WORKER_MAX_DELAY 60000
 #define KILL_GRACE_MS	5000	/* after SIGTERM to children, then SIGKILL */
+#define ORPHAN_MAX	64	/* events of children the spawner has not named */
+
+/*
+ * A child the spawner created can end, or send its PROXY report, before
+ * the spawner's answer with its pid is read: such events wait here until
+ * the answer comes.
+ */
+struct orphan {
+	pid_t			 o_pid;		/* 0 = free */
+	int			 o_exited;
+	int			 o_status;
+	int			 o_reported;
+	struct child_report	 o_rep;
+};
 
 struct master {
 	const struct master_opts *opts;
@@ -67,6 +83,11 @@ struct master {
 	int			 reserve_fd;	/* spare fd for EMFILE */
 	int			 report_rd;	/* PROXY children report here */
 	int			 report_wr;	/* ... through this end */
+	/* plain TCP spawner (spawn.h) */
+	struct spawner		 spawner;
+	uint64_t		 spawn_acked;	/* requests answered so far */
+	struct orphan		 orphans[ORPHAN_MAX];
+	size_t			 orphan_next;	/* to overwrite when full */
 	/* refused-line rate limit */
 	long long		 refuse_window;
 	unsigned		 refuse_lines;
@@ -95,15 +116,21 @@ startup_error(const char *fmt, ...)
 	log_errx("%s", msg);
 }
 
+static int
+log_stderr_wanted(const struct master *m)
+{
+	/* log.stderr is -e for the foreground; detached, only -e counts. */
+	return m->opts->mo_stderr ||
+	    (m->cfg->log_stderr && m->opts->mo_foreground);
+}
+
 static void
 apply_log_config(const struct master *m)
 {
 	const struct secho_config *c = m->cfg;
 
-	/* log.stderr is -e for the foreground; detached, only -e counts. */
 	log_init(c->log_ident, c->log_facility, c->log_level,
-	    m->opts->mo_stderr ||
-	    (c->log_stderr && m->opts->mo_foreground));
+	    log_stderr_wanted(m));
 }
 
 /* ---- pidfile ---- */
@@ -216,7 +243,7 @@ child_env_of(const struct master *m, struct child_env *env)
 	env->ce_close[0] = m->pidfd;
 	env->ce_close[1] = m->reserve_fd;
 	env->ce_close[2] = m->report_rd;
-	env->ce_close[3] = -1;
+	env->ce_close[3] = m->spawner.sp_fd;
 }
 
 /*
@@ -278,10 +305,214 @@ log_exit_status(const char *what, pid_t pid, int status)
 		    WEXITSTATUS(status));
 }
 
+/* ---- the plain TCP spawner ---- */
+
+static void handle_report(struct master *m, const struct child_report *rep);
+static void read_reports(struct master *m);
+
+/* The table key of a connection the spawner has not answered for yet. */
+static pid_t
+pending_pid(uint64_t seq)
+{
+	return -(pid_t)(seq % INT32_MAX) - 1;
+}
+
+static int
+spawns_outstanding(const struct master *m)
+{
+	return m->spawn_acked != m->spawner.sp_seq;
+}
+
+static struct orphan *
+orphan_slot(struct master *m, pid_t pid)
+{
+	struct orphan *o = NULL;
+	size_t i;
+
+	for (i = 0; i < ORPHAN_MAX; i++) {
+		if (m->orphans[i].o_pid == pid)
+			return &m->orphans[i];
+		if (m->orphans[i].o_pid == 0 && o == NULL)
+			o = &m->orphans[i];
+	}
+	if (o == NULL) {
+		o = &m->orphans[m->orphan_next++ % ORPHAN_MAX];
+		log_warnx("forgetting what child %ld did: too many children "
+		    "the spawner has not named yet", (long)o->o_pid);
+	}
+	memset(o, 0, sizeof(*o));
+	o->o_pid = pid;
+	return o;
+}
+
+/* 1 when pid was a connection child (now forgotten), 0 if not. */
+static int
+connection_ended(struct master *m, pid_t pid, int status)
+{
+	if (!child_table_remove(m->children, pid, NULL))
+		return 0;
+	/* SIGTERM/SIGKILL are ours at shutdown. */
+	if (!m->stopping)
+		log_exit_status("connection child", pid, status);
+	return 1;
+}
+
+/* Requests the spawner will never answer: their connections are gone. */
+static void
+spawns_lost(struct master *m, uint64_t upto)
+{
+	unsigned long long lost = 0;
+
+	while (m->spawn_acked < upto)
+		lost += child_table_remove(m->children,
+		    pending_pid(++m->spawn_acked), NULL);
+	if (lost)
+		log_warnx("secho-spawn took %llu connection(s) and did not "
+		    "serve them", lost);
+}
+
+static void
+spawn_answered(struct master *m, const struct spawn_reply *rep)
+{
+	struct child c;
+	size_t i;
+
+	if (rep->sp_seq <= m->spawn_acked || rep->sp_seq > m->spawner.sp_seq) {
+		log_warnx("secho-spawn answered request %llu, which is not "
+		    "waiting", (unsigned long long)rep->sp_seq);
+		return;
+	}
+	spawns_lost(m, rep->sp_seq - 1);	/* answers come in order */
+	m->spawn_acked = rep->sp_seq;
+	if (!child_table_remove(m->children, pending_pid(rep->sp_seq), &c))
+		return;
+	if (rep->sp_pid <= 0) {
+		errno = rep->sp_errno;
+		log_warn("secho-spawn could not create a connection child");
+		return;
+	}
+	c.ch_pid = rep->sp_pid;
+	if (child_table_add(m->children, &c) == -1)
+		log_errx("out of memory in the child table");
+	if (m->kill_deadline)	/* the others were told to stop already */
+		kill(c.ch_pid, SIGTERM);
+	for (i = 0; i < ORPHAN_MAX; i++) {
+		struct orphan o = m->orphans[i];
+
+		if (o.o_pid != c.ch_pid)
+			continue;
+		m->orphans[i].o_pid = 0;
+		if (o.o_reported)
+			handle_report(m, &o.o_rep);
+		if (o.o_exited)
+			connection_ended(m, o.o_pid, o.o_status);
+	}
+}
+
+/* The spawner is gone: what it did not answer is lost. */
+static void
+spawner_gone(struct master *m)
+{
+	spawner_close(&m->spawner);
+	spawns_lost(m, m->spawner.sp_seq);
+}
+
+/* Start the spawner when there is plain TCP to serve and none runs. */
+static void
+ensure_spawner(struct master *m)
+{
+	struct logline ll;
+	size_t i;
+	int tcp = 0;
+
+	if (m->spawner.sp_pid != 0 || m->stopping)
+		return;
+	for (i = 0; i < m->ls.ls_count; i++)
+		tcp |= m->ls.ls_items[i].l_proto == SECHO_PROTO_TCP;
+	if (!tcp)
+		return;
+	if (m->spawner.sp_path[0] == '\0') {
+		spawner_locate(&m->spawner);
+		if (m->spawner.sp_path[0] == '\0') {
+			log_begin(&ll, LOG_DEBUG, "spawner");
+			log_kv(&ll, "path", "none");
+			log_kv(&ll, "note", "plain TCP children are forked "
+			    "by the master");
+			log_end(&ll);
+			return;
+		}
+	}
+	m->spawner.sp_respawn_at = 0;
+	if (spawner_start(&m->spawner, m->report_wr) == -1) {
+		log_warn("cannot start %s; plain TCP children are forked by "
+		    "the master", m->spawner.sp_path);
+		return;
+	}
+	log_begin(&ll, LOG_DEBUG, "spawner");
+	log_kv(&ll, "path", m->spawner.sp_path);
+	log_kvu(&ll, "pid", (unsigned long long)m->spawner.sp_pid);
+	log_end(&ll);
+}
+
+/* The spawner process ended: drain its answers, restart it later. */
+static void
+spawner_exited(struct master *m, int status)
+{
+	struct spawner *sp = &m->spawner;
+	long long now = clock_ms(), delay = 0;
+
+	read_reports(m);	/* its last answers */
+	spawner_gone(m);
+	sp->sp_pid = 0;
+	if (m->stopping)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_warnx("secho-spawn %s exited with status %d",
+		    sp->sp_path, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_warnx("secho-spawn killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		log_warnx("secho-spawn exited");
+	if (now - sp->sp_started < WORKER_QUICK_MS)
+		sp->sp_failures++;
+	else
+		sp->sp_failures = 0;
+	if (sp->sp_failures > 1) {
+		delay = 500LL << (sp->sp_failures - 2 > 7 ? 7 :
+		    sp->sp_failures - 2);
+		if (delay > WORKER_MAX_DELAY)
+			delay = WORKER_MAX_DELAY;
+	}
+	log_warnx("restarting secho-spawn in %lld ms; until then the master "
+	    "forks plain TCP children", delay);
+	sp->sp_respawn_at = now + delay;
+}
+
+/* Stop the spawner at exit: it leaves on end of file. */
+static void
+spawner_stop(struct master *m)
+{
+	int i, status;
+
+	spawner_close(&m->spawner);
+	if (m->spawner.sp_pid == 0)
+		return;
+	for (i = 0; i < 200; i++) {
+		if (waitpid(m->spawner.sp_pid, &status, WNOHANG) != 0)
+			break;
+		usleep(10000);
+	}
+	if (i == 200) {
+		kill(m->spawner.sp_pid, SIGKILL);
+		waitpid(m->spawner.sp_pid, &status, 0);
+	}
+	m->spawner.sp_pid = 0;
+}
+
 static void
 reap(struct master *m)
 {
-	struct child c;
 	int status;
 	pid_t pid;
 	size_t i;
@@ -295,14 +526,21 @@ reap(struct master *m)
 				continue;
 			break;	/* ECHILD */
 		}
-		if (child_table_remove(m->children, pid, &c)) {
-			/* SIGTERM/SIGKILL are ours at shutdown. */
-			if (!m->stopping)
-				log_exit_status("connection child", pid, status);
+		if (connection_ended(m, pid, status))
+			continue;
+		if (pid == m->spawner.sp_pid) {
+			spawner_exited(m, status);
 			continue;
 		}
-		if (!worker_forget(m, pid))
+		if (!worker_forget(m, pid)) {
+			/* The spawner's answer naming it is still coming. */
+			if (spawns_outstanding(m)) {
+				struct orphan *o = orphan_slot(m, pid);
+				o->o_exited = 1;
+				o->o_status = status;
+			}
 			continue;
+		}
 		for (i = 0; i < m->ls.ls_count; i++) {
 			struct listener *l = &m->ls.ls_items[i];
 			long long now = clock_ms(), delay;
@@ -344,6 +582,9 @@ respawn_due(struct master *m)
 		    l->l_respawn_at != 0 && now >= l->l_respawn_at)
 			spawn_udp(m, l);
 	}
+	if (m->spawner.sp_pid == 0 && m->spawner.sp_respawn_at != 0 &&
+	    now >= m->spawner.sp_respawn_at)
+		ensure_spawner(m);
 }
 
 /* ---- accept ---- */
@@ -378,6 +619,37 @@ refuse(struct master *m, struct listener *l, const struct sockaddr *peer,
 	log_end(&ll);
 }
 
+/* Hand fd to the spawner; 0 with c->ch_pid the pending key, or -1. */
+static int
+spawn_conn(struct master *m, struct listener *l, int fd,
+    const struct sockaddr *peer, struct child *c)
+{
+	const struct listener_config *lc = l->l_cfg;
+	struct spawn_req r;
+
+	memset(&r, 0, sizeof(r));
+	memcpy(&r.sr_peer, peer, peer->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	r.sr_idle_ms = m->cfg->idle_timeout * 1000;
+	r.sr_handshake_ms = m->cfg->handshake_timeout * 1000;
+	r.sr_proxy = lc->lc_proxy_protocol;
+	r.sr_log_facility = m->cfg->log_facility;
+	r.sr_log_level = m->cfg->log_level;
+	r.sr_log_stderr = log_stderr_wanted(m);
+	r.sr_drop = m->privs.pv_drop;
+	r.sr_uid = m->privs.pv_uid;
+	r.sr_gid = m->privs.pv_gid;
+	r.sr_chroot = m->privs.pv_chroot;
+	r.sr_name = l->l_name;
+	r.sr_ident = m->cfg->log_ident ? m->cfg->log_ident : "secho";
+	r.sr_allow = lc->lc_allow;
+	r.sr_deny = lc->lc_deny;
+	if (spawner_send(&m->spawner, &r, fd) == -1)
+		return -1;
+	c->ch_pid = pending_pid(r.sr_seq);
+	return 0;
+}
+
 static void
 accept_one(struct master *m, struct listener *l, int fd,
     const struct sockaddr *peer)
@@ -408,6 +680,16 @@ accept_one(struct master *m, struct listener *l, int fd,
 		refuse(m, l, peer, "max-per-host");
 		return;
 	}
+	c.ch_proto = l->l_proto;
+	c.ch_start = clock_ms();
+	/* Plain TCP: the lean spawner forks it when it can (spawn.h). */
+	if (l->l_proto == SECHO_PROTO_TCP && m->spawner.sp_fd != -1 &&
+	    spawn_conn(m, l, fd, peer, &c) == 0) {
+		if (child_table_add(m->children, &c) == -1)
+			log_errx("out of memory in the child table");
+		m->tcp_total++;
+		return;
+	}
 	child_env_of(m, &env);
 	pid = child_spawn_conn(&env, l, fd, peer);
 	if (pid == -1) {
@@ -416,8 +698,6 @@ accept_one(struct master *m, struct listener *l, int fd,
 		return;
 	}
 	c.ch_pid = pid;
-	c.ch_proto = l->l_proto;
-	c.ch_start = clock_ms();
 	if (child_table_add(m->children, &c) == -1)
 		log_errx("out of memory in the child table");
 	if (l->l_proto == SECHO_PROTO_TLS)
@@ -513,37 +793,91 @@ accept_ready(struct master *m, struct listener *l)
  * refusal itself is logged by the child, which knows the listener.
  */
 static void
-read_reports(struct master *m)
+handle_report(struct master *m, const struct child_report *rep)
 {
-	struct child_report rep;
 	unsigned char host[16];
 	union sigval v;
+
+	if (rep->cr_peer.ss_family != AF_INET &&
+	    rep->cr_peer.ss_family != AF_INET6)
+		return;
+	if (rep->cr_type == CHILD_REPORT_ACCESS) {
+		m->refused_total++;
+		return;
+	}
+	addr_host_key((const struct sockaddr *)&rep->cr_peer, host);
+	if (child_table_set_host(m->children, rep->cr_pid, host) == -1) {
+		/* Its pid may still be on its way from the spawner. */
+		if (spawns_outstanding(m)) {
+			struct orphan *o = orphan_slot(m, rep->cr_pid);
+			o->o_reported = 1;
+			o->o_rep = *rep;
+		}
+		return;	/* else a stale pid: ignored */
+	}
+	v.sival_int = CHILD_VERDICT_OK;
+	if (child_table_host_count(m->children, host) >
+	    (unsigned)m->cfg->max_per_host) {
+		v.sival_int = CHILD_VERDICT_MAX_PER_HOST;
+		m->refused_total++;
+	}
+	sigqueue(rep->cr_pid, SIGUSR2, v);
+}
+
+/*
+ * The report socket: PROXY children's reports and the spawner's answers.
+ * The sender's pid is the kernel's (SO_PASSCRED), not what a child wrote.
+ */
+static void
+read_reports(struct master *m)
+{
+	union {
+		struct child_report	cr;
+		struct spawn_reply	sr;
+	} u;
+	union {
+		char		 b[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr	 align;
+	} cbuf;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	struct ucred uc;
+	pid_t sender;
 	ssize_t n;
 
 	for (;;) {
-		n = recv(m->report_rd, &rep, sizeof(rep), MSG_DONTWAIT);
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = &u;
+		iov.iov_len = sizeof(u);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf.b;
+		msg.msg_controllen = sizeof(cbuf.b);
+		n = recvmsg(m->report_rd, &msg, MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n != (ssize_t)sizeof(rep))
+		if (n == -1)
 			return;
-		if (rep.cr_peer.ss_family != AF_INET &&
-		    rep.cr_peer.ss_family != AF_INET6)
+		sender = 0;
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_CREDENTIALS) {
+				memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+				sender = uc.pid;
+			}
+		if (sender <= 0)
 			continue;
-		if (rep.cr_type == CHILD_REPORT_ACCESS) {
-			m->refused_total++;
+		if (n == (ssize_t)sizeof(u.sr) &&
+		    u.sr.sp_type == SPAWN_REPLY_TYPE) {
+			if (sender == m->spawner.sp_pid)
+				spawn_answered(m, &u.sr);
 			continue;
 		}
-		addr_host_key((struct sockaddr *)&rep.cr_peer, host);
-		/* Only our own children; a stale pid is ignored. */
-		if (child_table_set_host(m->children, rep.cr_pid, host) == -1)
+		if (n != (ssize_t)sizeof(u.cr))
 			continue;
-		v.sival_int = CHILD_VERDICT_OK;
-		if (child_table_host_count(m->children, host) >
-		    (unsigned)m->cfg->max_per_host) {
-			v.sival_int = CHILD_VERDICT_MAX_PER_HOST;
-			m->refused_total++;
-		}
-		sigqueue(rep.cr_pid, SIGUSR2, v);
+		u.cr.cr_pid = sender;
+		handle_report(m, &u.cr);
 	}
 }
 
@@ -682,6 +1016,13 @@ reload(struct master *m)
 		if (old > 0)
 			kill(old, SIGTERM);
 	}
+	/* A spawner that is not running gets another chance (installed
+	 * since, or the first plain TCP listener). */
+	if (m->spawner.sp_pid == 0) {
+		m->spawner.sp_path[0] = '\0';
+		m->spawner.sp_failures = 0;
+		ensure_spawner(m);
+	}
 	/* Listening lines for the sockets that are new. */
 	for (i = 0; i < m->ls.ls_count; i++)
 		if (!m->ls.ls_items[i].l_reused)
@@ -730,6 +1071,8 @@ next_timeout(const struct master *m)
 		for (i = 0; i < m->ls.ls_count; i++)
 			if (m->ls.ls_items[i].l_respawn_at)
 				CONSIDER(m->ls.ls_items[i].l_respawn_at);
+		if (m->spawner.sp_respawn_at)
+			CONSIDER(m->spawner.sp_respawn_at);
 		if (m->accept_pause_until > now)
 			CONSIDER(m->accept_pause_until);
 		CONSIDER(now + 60000);	/* TLS ticket key rotation */
@@ -880,6 +1223,7 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	m.sigfd = m.pidfd = -1;
 	m.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	m.report_rd = m.report_wr = -1;
+	m.spawner.sp_fd = -1;
 	m.start_ms = clock_ms();
 	apply_log_config(&m);
 
@@ -932,7 +1276,7 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	if (m.pidfd != -1 && pidfile_write(m.pidfd, m.pidfile) == -1)
 		goto out;
 	{
-		int sv[2];
+		int sv[2], one = 1;
 		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0, sv) == -1) {
 			startup_error("socketpair: %s", strerror(errno));
@@ -940,6 +1284,12 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 		}
 		m.report_rd = sv[0];
 		m.report_wr = sv[1];
+		/* Who sent a report: the kernel says (read_reports()). */
+		if (setsockopt(m.report_rd, SOL_SOCKET, SO_PASSCRED, &one,
+		    sizeof(one)) == -1) {
+			startup_error("SO_PASSCRED: %s", strerror(errno));
+			goto out;
+		}
 	}
 	if ((m.sigfd = sig_master_init()) == -1) {
 		startup_error("signals: %s", strerror(errno));
@@ -950,9 +1300,11 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	for (i = 0; i < m.ls.ls_count; i++)
 		if (m.ls.ls_items[i].l_proto == SECHO_PROTO_UDP)
 			spawn_udp(&m, &m.ls.ls_items[i]);
+	ensure_spawner(&m);
 	notify_send("READY=1");
 
 	rc = run_loop(&m);
+	spawner_stop(&m);
 out:
 	if (m.pidfd != -1) {
 		/*

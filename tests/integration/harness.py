@@ -333,6 +333,18 @@ def children(pid):
     return sorted(kids)
 
 
+def proc_comm(pid):
+    """The command name of pid (/proc/PID/comm), or None."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+SPAWNER_COMM = "secho-spawn"
+
+
 def zombies(pid):
     return [c for c in children(pid) if proc_state(c) == "Z"]
 
@@ -715,9 +727,16 @@ class Secho:
     # -- processes
 
     def children(self):
+        """Connection children and UDP workers: every child of the master
+        but the plain TCP spawner (secho-spawn)."""
         kids = children(self.pid)
         self.seen_children.update(kids)
-        return kids
+        return [k for k in kids if proc_comm(k) != SPAWNER_COMM]
+
+    def spawner(self):
+        """PIDs of the live secho-spawn children of the master."""
+        return [k for k in children(self.pid)
+                if proc_comm(k) == SPAWNER_COMM and pid_alive(k)]
 
     def live_children(self):
         kids = [c for c in self.children() if pid_alive(c)]
