@@ -1,6 +1,8 @@
 # secho - TLS-capable echo service.  Plain make; see README.md.
 #
-#   make            build build/secho
+#   make            build build/secho and build/secho-spawn (its plain TCP
+#                   spawner; installed in LIBEXECDIR, compiled into secho:
+#                   give the same PREFIX/LIBEXECDIR to make and make install)
 #   make run        serve conf/secho-dev.cfg in the foreground (loopback)
 #   make check      unit tests (cmocka) and end-to-end tests
 #   make check SANITIZE=1   the same with ASan + UBSan (objects in build/san)
@@ -58,7 +60,7 @@ SPAWN_OBJ = $(BUILD)/spawner.o
 SPAWN     = $(BUILD)/secho-spawn
 LIBSECHO  = $(BUILD)/libsecho.a
 
-UNIT_TESTS = test_addr test_proxy test_config test_log test_echo test_udp test_tls
+UNIT_TESTS = test_addr test_proxy test_spawn test_config test_log test_echo test_udp test_tls
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all run check unit integration install clean deps certs lint fuzz
@@ -110,8 +112,9 @@ check: deps check-docs
 	@$(MAKE) --no-print-directory integration
 
 install: $(BIN) $(SPAWN)
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/secho
+	install -m 0755 $(SPAWN) $(DESTDIR)$(LIBEXECDIR)/secho-spawn
 	install -d $(DESTDIR)$(SYSCONFDIR)
 	install -m 0644 conf/secho.cfg $(DESTDIR)$(SYSCONFDIR)/secho.cfg
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5

@@ -442,6 +442,10 @@ child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
 	/* peer is in the master's accept frame, which the child has too. */
 	fd = child_prepare(env, fd);
 	child_stream_ctx(env, l, &sc);
+	if (!sc.sc_proxy && env->ce_report_fd != -1) {
+		close(env->ce_report_fd);	/* only PROXY children report */
+		sc.sc_report_fd = -1;
+	}
 	stream_serve(&sc, fd, peer);
 	_exit(0);
 }
@@ -456,6 +460,8 @@ child_spawn_udp(const struct child_env *env, struct listener *l)
 	if (pid != 0)
 		return pid;
 	fd = child_prepare(env, l->l_fd);
+	if (env->ce_report_fd != -1)
+		close(env->ce_report_fd);	/* a worker has nothing to report */
 	rc = udp_worker_run(fd, (unsigned)env->ce_cfg->udp_rate_per_host,
 	    l->l_counters, &stream_stop, &stream_waitmask);
 	_exit(rc == 0 ? 0 : 1);

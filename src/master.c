@@ -49,6 +49,7 @@
 #define WORKER_MAX_DELAY 60000
 #define KILL_GRACE_MS	5000	/* after SIGTERM to children, then SIGKILL */
 #define ORPHAN_MAX	64	/* events of children the spawner has not named */
+#define SPAWN_STALL_MS	3000	/* no answer from the spawner for so long */
 
 /*
  * A child the spawner created can end, or send its PROXY report, before
@@ -86,6 +87,7 @@ struct master {
 	/* plain TCP spawner (spawn.h) */
 	struct spawner		 spawner;
 	uint64_t		 spawn_acked;	/* requests answered so far */
+	long long		 spawn_progress; /* last answer or first wait */
 	struct orphan		 orphans[ORPHAN_MAX];
 	size_t			 orphan_next;	/* to overwrite when full */
 	/* refused-line rate limit */
@@ -384,6 +386,7 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 	}
 	spawns_lost(m, rep->sp_seq - 1);	/* answers come in order */
 	m->spawn_acked = rep->sp_seq;
+	m->spawn_progress = clock_ms();
 	if (!child_table_remove(m->children, pending_pid(rep->sp_seq), &c))
 		return;
 	if (rep->sp_pid <= 0) {
@@ -407,6 +410,13 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 		if (o.o_exited)
 			connection_ended(m, o.o_pid, o.o_status);
 	}
+	/*
+	 * Nothing unanswered: what is left in the stash is stale (a report
+	 * read after its child was reaped, a child of a killed spawner); its
+	 * pid must not match a later child.
+	 */
+	if (!spawns_outstanding(m))
+		memset(m->orphans, 0, sizeof(m->orphans));
 }
 
 /* The spawner is gone: what it did not answer is lost. */
@@ -432,20 +442,27 @@ ensure_spawner(struct master *m)
 	if (!tcp)
 		return;
 	if (m->spawner.sp_path[0] == '\0') {
-		spawner_locate(&m->spawner);
-		if (m->spawner.sp_path[0] == '\0') {
+		char where[512];
+
+		switch (spawner_locate(&m->spawner, where, sizeof(where))) {
+		case 1:
+			break;
+		case 0:
 			log_begin(&ll, LOG_DEBUG, "spawner");
 			log_kv(&ll, "path", "none");
-			log_kv(&ll, "note", "plain TCP children are forked "
-			    "by the master");
 			log_end(&ll);
+			return;
+		default:
+			log_warnx("no secho-spawn at %s; plain TCP children are "
+			    "forked by the master", where);
 			return;
 		}
 	}
 	m->spawner.sp_respawn_at = 0;
 	if (spawner_start(&m->spawner, m->report_wr) == -1) {
 		log_warn("cannot start %s; plain TCP children are forked by "
-		    "the master", m->spawner.sp_path);
+		    "the master; trying again in 60 s", m->spawner.sp_path);
+		m->spawner.sp_respawn_at = clock_ms() + WORKER_MAX_DELAY;
 		return;
 	}
 	log_begin(&ll, LOG_DEBUG, "spawner");
@@ -462,18 +479,20 @@ spawner_exited(struct master *m, int status)
 	long long now = clock_ms(), delay = 0;
 
 	read_reports(m);	/* its last answers */
+	if (!m->stopping) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			log_warnx("secho-spawn %s exited with status %d",
+			    sp->sp_path, WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			log_warnx("secho-spawn killed by signal %d (%s)",
+			    WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else
+			log_warnx("secho-spawn exited");
+	}
 	spawner_gone(m);
 	sp->sp_pid = 0;
 	if (m->stopping)
 		return;
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_warnx("secho-spawn %s exited with status %d",
-		    sp->sp_path, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		log_warnx("secho-spawn killed by signal %d (%s)",
-		    WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		log_warnx("secho-spawn exited");
 	if (now - sp->sp_started < WORKER_QUICK_MS)
 		sp->sp_failures++;
 	else
@@ -487,6 +506,25 @@ spawner_exited(struct master *m, int status)
 	log_warnx("restarting secho-spawn in %lld ms; until then the master "
 	    "forks plain TCP children", delay);
 	sp->sp_respawn_at = now + delay;
+}
+
+/*
+ * A spawner that sits on requests (stopped, stuck, starved) would hold
+ * those clients and their slots, and a shutdown, for ever: after
+ * SPAWN_STALL_MS without an answer it is killed; the reaper then counts
+ * the requests lost, and plain children are forked by the master until
+ * it is back.
+ */
+static void
+spawner_watch(struct master *m)
+{
+	if (m->spawner.sp_pid == 0 || !spawns_outstanding(m) ||
+	    clock_ms() - m->spawn_progress < SPAWN_STALL_MS)
+		return;
+	log_warnx("secho-spawn %ld has not answered for %d ms; killing it",
+	    (long)m->spawner.sp_pid, SPAWN_STALL_MS);
+	kill(m->spawner.sp_pid, SIGKILL);
+	m->spawn_progress = clock_ms();	/* once; the reaper does the rest */
 }
 
 /* Stop the spawner at exit: it leaves on end of file. */
@@ -517,6 +555,8 @@ reap(struct master *m)
 	pid_t pid;
 	size_t i;
 
+	/* The spawner's answers first: fewer exits of children unnamed. */
+	read_reports(m);
 	for (;;) {
 		pid = waitpid(-1, &status, WNOHANG);
 		if (pid == 0)
@@ -644,6 +684,8 @@ spawn_conn(struct master *m, struct listener *l, int fd,
 	r.sr_ident = m->cfg->log_ident ? m->cfg->log_ident : "secho";
 	r.sr_allow = lc->lc_allow;
 	r.sr_deny = lc->lc_deny;
+	if (!spawns_outstanding(m))
+		m->spawn_progress = clock_ms();	/* the wait starts now */
 	if (spawner_send(&m->spawner, &r, fd) == -1)
 		return -1;
 	c->ch_pid = pending_pid(r.sr_seq);
@@ -1077,6 +1119,8 @@ next_timeout(const struct master *m)
 			CONSIDER(m->accept_pause_until);
 		CONSIDER(now + 60000);	/* TLS ticket key rotation */
 	}
+	if (m->spawner.sp_pid != 0 && spawns_outstanding(m))
+		CONSIDER(m->spawn_progress + SPAWN_STALL_MS);
 #undef CONSIDER
 	return t > INT32_MAX ? INT32_MAX : (int)t;
 }
@@ -1151,6 +1195,7 @@ run_loop(struct master *m)
 			for (i = 2; i < n; i++)
 				if (pfds[i].revents & POLLIN)
 					accept_ready(m, owners[i]);
+		spawner_watch(m);
 		if (m->stopping) {
 			long long now = clock_ms();
 			if (!m->kill_deadline && now >= m->stop_deadline) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "secho/clock.h"
@@ -187,8 +188,8 @@ spawn_decode(const void *buf, size_t len, struct spawn_req *r)
 
 /* ---- the master's side ---- */
 
-void
-spawner_locate(struct spawner *sp)
+int
+spawner_locate(struct spawner *sp, char *where, size_t wherelen)
 {
 	const char *env = getenv("SECHO_SPAWN");
 	char self[PATH_MAX];
@@ -197,10 +198,13 @@ spawner_locate(struct spawner *sp)
 
 	sp->sp_path[0] = '\0';
 	if (env != NULL) {
-		if (env[0] != '\0' && strcmp(env, "none") != 0 &&
-		    strlen(env) < sizeof(sp->sp_path) && access(env, X_OK) == 0)
-			strcpy(sp->sp_path, env);
-		return;
+		if (env[0] == '\0' || strcmp(env, "none") == 0)
+			return 0;
+		snprintf(where, wherelen, "%s", env);
+		if (strlen(env) >= sizeof(sp->sp_path) || access(env, X_OK) != 0)
+			return -1;
+		strcpy(sp->sp_path, env);
+		return 1;
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
@@ -211,12 +215,15 @@ spawner_locate(struct spawner *sp)
 			memcpy(sp->sp_path, self, (size_t)(slash - self));
 			strcpy(sp->sp_path + (slash - self), "/secho-spawn");
 			if (access(sp->sp_path, X_OK) == 0)
-				return;
+				return 1;
 		}
 	}
+	snprintf(where, wherelen, "%s", SECHO_LIBEXECDIR "/secho-spawn");
 	strcpy(sp->sp_path, SECHO_LIBEXECDIR "/secho-spawn");
-	if (access(sp->sp_path, X_OK) != 0)
-		sp->sp_path[0] = '\0';
+	if (access(sp->sp_path, X_OK) == 0)
+		return 1;
+	sp->sp_path[0] = '\0';
+	return -1;
 }
 
 /* fd moved to a number of at least 10 (out of the way of 3 and 4). */
@@ -230,8 +237,10 @@ int
 spawner_start(struct spawner *sp, int report_fd)
 {
 	char master[24];
-	char *argv[] = { (char *)"secho-spawn", master, NULL };
-	int sv[2], saved;
+	char *argv[] = { (char *)"secho-spawn", master,
+	    (char *)SPAWN_PROTOCOL, NULL };
+	int sv[2], ep[2], saved, err;
+	ssize_t n;
 	pid_t pid;
 
 	if (sp->sp_path[0] == '\0' || report_fd == -1) {
@@ -241,31 +250,64 @@ spawner_start(struct spawner *sp, int report_fd)
 	/* SEQPACKET: one request per message, its descriptor with it. */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
-	snprintf(master, sizeof(master), "%ld", (long)getpid());
-	pid = fork();
-	if (pid == -1) {
+	/* Closed by a successful exec; an errno comes through otherwise. */
+	if (pipe2(ep, O_CLOEXEC) == -1) {
 		saved = errno;
 		close(sv[0]);
 		close(sv[1]);
 		errno = saved;
 		return -1;
 	}
+	snprintf(master, sizeof(master), "%ld", (long)getpid());
+	pid = fork();
+	if (pid == -1) {
+		saved = errno;
+		close(sv[0]);
+		close(sv[1]);
+		close(ep[0]);
+		close(ep[1]);
+		errno = saved;
+		return -1;
+	}
 	if (pid == 0) {
 		int ctl = high_fd(sv[1]), rep = high_fd(report_fd);
+		int efd = high_fd(ep[1]);
 
 		if (ctl == -1 || dup2(ctl, SPAWN_CTL_FD) == -1 ||
-		    rep == -1 || dup2(rep, SPAWN_REPORT_FD) == -1)
+		    rep == -1 || dup2(rep, SPAWN_REPORT_FD) == -1 ||
+		    efd == -1 || dup3(efd, SPAWN_REPORT_FD + 1, O_CLOEXEC) == -1)
 			_exit(127);
+		efd = SPAWN_REPORT_FD + 1;
 		/* Nothing else of the master's goes with it. */
-		if (close_range(SPAWN_REPORT_FD + 1, ~0U, 0) == -1) {
+		if (close_range(efd + 1, ~0U, 0) == -1) {
 			int fd;
-			for (fd = SPAWN_REPORT_FD + 1; fd < 1024; fd++)
+			for (fd = efd + 1; fd < 1024; fd++)
 				close(fd);
 		}
+		/* Its own signal set-up starts from nothing blocked. */
+		{
+			sigset_t none;
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+		}
 		execv(sp->sp_path, argv);
+		err = errno;
+		n = write(efd, &err, sizeof(err));
+		(void)n;
 		_exit(127);
 	}
 	close(sv[1]);
+	close(ep[1]);
+	do
+		n = read(ep[0], &err, sizeof(err));
+	while (n == -1 && errno == EINTR);
+	close(ep[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		close(sv[0]);
+		waitpid(pid, NULL, 0);
+		errno = err;
+		return -1;
+	}
 	/* The master never waits for it; answers come on the report socket. */
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1) {
 		saved = errno;

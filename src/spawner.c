@@ -34,14 +34,14 @@ static union {
 /* The log settings in force; a request with others re-opens syslog. */
 static struct {
 	int	set;
-	char	ident[64];
+	char	ident[256];	/* log.c keeps the first 63 bytes */
 	int	facility, level, to_stderr;
 } cur;
 
 static void
 apply_log(const struct spawn_req *r)
 {
-	if (cur.set && strcmp(cur.ident, r->sr_ident) == 0 &&
+	if (cur.set && strncmp(cur.ident, r->sr_ident, sizeof(cur.ident) - 1) == 0 &&
 	    cur.facility == r->sr_log_facility &&
 	    cur.level == r->sr_log_level &&
 	    cur.to_stderr == r->sr_log_stderr)
@@ -63,6 +63,8 @@ child_main(const struct spawn_req *r, int fd)
 	char err[256];
 
 	close(SPAWN_CTL_FD);	/* requests are the spawner's business */
+	if (!r->sr_proxy)
+		close(SPAWN_REPORT_FD);	/* only PROXY children report */
 	prctl(PR_SET_NAME, "secho", 0, 0, 0);
 	memset(&pv, 0, sizeof(pv));
 	pv.pv_drop = r->sr_drop;
@@ -83,7 +85,7 @@ child_main(const struct spawn_req *r, int fd)
 	sc.sc_deny = &r->sr_deny;
 	sc.sc_idle_ms = r->sr_idle_ms;
 	sc.sc_handshake_ms = r->sr_handshake_ms;
-	sc.sc_report_fd = SPAWN_REPORT_FD;
+	sc.sc_report_fd = r->sr_proxy ? SPAWN_REPORT_FD : -1;
 	stream_serve(&sc, fd, (const struct sockaddr *)&r->sr_peer);
 	_exit(0);
 }
@@ -148,10 +150,21 @@ serve_request(void)
 		 * Like fork(), but the child's parent is the master, which
 		 * counts, reaps and signals it as any child of its own.
 		 */
+		sigset_t stop, old;
+
+		/*
+		 * TERM/INT blocked across the clone: the child takes a stop
+		 * request only once its handler is in place (a close line).
+		 */
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigprocmask(SIG_BLOCK, &stop, &old);
 		pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0,
 		    0, 0);
 		if (pid == 0)
 			child_main(&r, fd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (pid == -1)
 			rep.sp_errno = errno;
 		else
@@ -181,19 +194,37 @@ int
 main(int argc, char **argv)
 {
 	struct sigaction sa;
+	sigset_t mask;
 
-	if (argc != 2 || fcntl(SPAWN_CTL_FD, F_GETFD) == -1 ||
+	if (argc != 3 || fcntl(SPAWN_CTL_FD, F_GETFD) == -1 ||
 	    fcntl(SPAWN_REPORT_FD, F_GETFD) == -1) {
 		fprintf(stderr, "secho-spawn: started by secho(8) only\n");
 		return 64;
+	}
+	if (strcmp(argv[2], SPAWN_PROTOCOL) != 0) {
+		fprintf(stderr, "secho-spawn: protocol %s, secho speaks %s: "
+		    "restart secho\n", SPAWN_PROTOCOL, argv[2]);
+		return 65;
 	}
 	/* Gone with the master, even if it is killed. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != (pid_t)strtol(argv[1], NULL, 10))
 		return 0;	/* the master died before that */
+	/*
+	 * Signals: TERM and INT end it (default action); HUP and USR1 are
+	 * for the master ("pkill -HUP secho" matches this name too) and are
+	 * ignored; USR2, the master's verdict to a PROXY child, stays
+	 * blocked so that children take it with sigtimedwait().  Children
+	 * set up their own handlers and mask (stream_child_signals()).
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR2);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	while (serve_request() == 0)
 		;
 	return 0;

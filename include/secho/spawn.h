@@ -26,6 +26,12 @@
 #include "secho/config.h"
 
 #define SPAWN_MAGIC	0x53505731u	/* "SPW1" */
+/*
+ * Given to secho-spawn as its second argument: a helper from another
+ * build (a package upgrade while the master runs) refuses to start, and
+ * the master forks the children itself until it is restarted.
+ */
+#define SPAWN_PROTOCOL	"1"
 #define SPAWN_MSG_MAX	65536
 #define SPAWN_CTL_FD	3		/* in secho-spawn */
 #define SPAWN_REPORT_FD	4
@@ -90,10 +96,11 @@ struct spawner {
 /*
  * Where secho-spawn is: $SECHO_SPAWN when set ("" or "none" turn it
  * off), else beside the running executable (a build tree), else the
- * installed SECHO_LIBEXECDIR/secho-spawn.  Fills sp_path, "" when none
- * is executable.
+ * installed SECHO_LIBEXECDIR/secho-spawn.  Returns 1 with sp_path set,
+ * 0 when turned off, -1 when there is no executable one (sp_path "",
+ * where names the last place looked at).
  */
-void	spawner_locate(struct spawner *sp);
+int	spawner_locate(struct spawner *sp, char *where, size_t wherelen);
 
 /*
  * Fork and exec the spawner with the control socket and report_fd (the
