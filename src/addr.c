@@ -54,6 +54,49 @@ sa_normalize(const struct sockaddr *sa, unsigned char out[16])
 	}
 }
 
+/* Decimal digits of v at p; returns the end. */
+static char *
+put_uint(char *p, unsigned v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * IPv4 without stdio: a connection child formats its peer first thing,
+ * and printf's code is pages it would fault in for nothing.
+ */
+static char *
+format_v4(const unsigned char a[4], int port, char *buf, size_t len)
+{
+	char tmp[sizeof("255.255.255.255:65535")], *p = tmp;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (i)
+			*p++ = '.';
+		p = put_uint(p, a[i]);
+	}
+	if (port >= 0) {
+		*p++ = ':';
+		p = put_uint(p, (unsigned)port);
+	}
+	*p = '\0';
+	if ((size_t)(p - tmp) >= len) {
+		memcpy(buf, tmp, len - 1);
+		buf[len - 1] = '\0';
+	} else
+		memcpy(buf, tmp, (size_t)(p - tmp) + 1);
+	return buf;
+}
+
 static char *
 format(const struct sockaddr *sa, char *buf, size_t len, int with_port)
 {
@@ -66,6 +109,8 @@ format(const struct sockaddr *sa, char *buf, size_t len, int with_port)
 	if (len == 0)
 		return buf;
 	family = sa_normalize(sa, a);
+	if (family == AF_INET)
+		return format_v4(a, with_port ? addr_port(sa) : -1, buf, len);
 	if (family == 0 || inet_ntop(family, a, host, sizeof(host)) == NULL) {
 		snprintf(buf, len, "unknown");
 		return buf;
