@@ -1342,10 +1342,10 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	}
 	for (i = 0; i < m.ls.ls_count; i++)
 		log_listening(&m.ls.ls_items[i]);
+	ensure_spawner(&m);	/* returns once it runs secho-spawn */
 	for (i = 0; i < m.ls.ls_count; i++)
 		if (m.ls.ls_items[i].l_proto == SECHO_PROTO_UDP)
 			spawn_udp(&m, &m.ls.ls_items[i]);
-	ensure_spawner(&m);
 	notify_send("READY=1");
 
 	rc = run_loop(&m);
