@@ -30,6 +30,7 @@
 #include "secho/proxy.h"
 #include "secho/sig.h"
 #include "secho/tls.h"
+#include "secho/tlsmem.h"
 #include "secho/udp.h"
 
 /* ---- child table: open addressing on pid and on host key ---- */
@@ -439,6 +440,8 @@ child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
 	pid = fork();
 	if (pid != 0)
 		return pid;
+	if (l->l_proto == SECHO_PROTO_TLS)
+		tlsmem_child();
 	/* peer is in the master's accept frame, which the child has too. */
 	fd = child_prepare(env, fd);
 	child_stream_ctx(env, l, &sc);

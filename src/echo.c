@@ -122,7 +122,7 @@ echo_run(struct conn *c, int idle_timeout_ms, volatile sig_atomic_t *stop,
 	struct pollfd pfd;
 	long long last, now;
 	struct timespec ts, *tsp;
-	int r, progress;
+	int r, progress, quiet_pending = c->c_ops->co_idle != NULL, quiet;
 
 	st.head = st.len = 0;
 	st.eof = 0;
@@ -157,6 +157,7 @@ echo_run(struct conn *c, int idle_timeout_ms, volatile sig_atomic_t *stop,
 		}
 		if (progress) {
 			last = clock_ms();
+			quiet_pending = c->c_ops->co_idle != NULL;
 			continue;
 		}
 
@@ -180,7 +181,20 @@ echo_run(struct conn *c, int idle_timeout_ms, volatile sig_atomic_t *stop,
 			ts.tv_nsec = (left % 1000) * 1000000;
 			tsp = &ts;
 		}
+		/* A short first wait, then co_idle, then the rest. */
+		quiet = quiet_pending && (tsp == NULL ||
+		    ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > ECHO_IDLE_MS);
+		if (quiet) {
+			ts.tv_sec = ECHO_IDLE_MS / 1000;
+			ts.tv_nsec = (ECHO_IDLE_MS % 1000) * 1000000L;
+			tsp = &ts;
+		}
 		r = ppoll(&pfd, 1, tsp, sigmask);
+		if (r == 0 && quiet) {
+			quiet_pending = 0;
+			c->c_ops->co_idle(c);
+			continue;
+		}
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;

@@ -14,6 +14,7 @@
 #include "secho/config.h"
 #include "secho/master.h"
 #include "secho/tls.h"
+#include "secho/tlsmem.h"
 
 #ifndef SECHO_VERSION
 #define SECHO_VERSION "0.0.0"
@@ -93,6 +94,8 @@ main(int argc, char *argv[])
 	char *errs = NULL;
 	int ch, check = 0, rc;
 
+	/* Before OpenSSL's first allocation (tlsmem.c says why). */
+	(void)tlsmem_init();
 	memset(&opts, 0, sizeof(opts));
 	opts.mo_config = SECHO_DEFAULT_CONFIG;
 	while ((ch = getopt_long(argc, argv, "c:fetVh", longopts, NULL)) != -1) {

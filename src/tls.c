@@ -38,6 +38,7 @@
 #include "secho/clock.h"
 #include "secho/log.h"
 #include "secho/tls.h"
+#include "secho/tlsmem.h"
 
 /* Ticket keys change every 12 h; a rotated-out key lasts 12 h more. */
 #define TICKET_ROTATE_MS	(12LL * 3600 * 1000)
@@ -724,11 +725,18 @@ tls_pending(struct conn *c)
 	return SSL_has_pending(c->c_ctx) ? 1 : 0;
 }
 
+static void
+tls_idle(struct conn *c)
+{
+	tlsmem_idle();
+}
+
 static const struct conn_ops tls_ops = {
 	.co_read = tls_read,
 	.co_write = tls_write,
 	.co_close_write = tls_close_write,
 	.co_pending = tls_pending,
+	.co_idle = tls_idle,
 };
 
 /* Why a handshake failed, in words. */

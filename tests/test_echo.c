@@ -277,6 +277,96 @@ test_short_writes_and_wants(void **state)
 	free(out);
 }
 
+/* ---- co_idle: called once per quiet spell (TLS gives memory back) ---- */
+
+static volatile int idle_calls;
+
+static ssize_t
+plain_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = recv(c->c_fd, buf, len, 0);
+
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN ? CONN_WANT_READ : CONN_ERROR;
+}
+
+static ssize_t
+plain_write(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n = send(c->c_fd, buf, len, MSG_NOSIGNAL);
+
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN ? CONN_WANT_WRITE : CONN_ERROR;
+}
+
+static int
+plain_close_write(struct conn *c)
+{
+	return shutdown(c->c_fd, SHUT_WR) == 0 ? 0 : CONN_ERROR;
+}
+
+static void
+count_idle(struct conn *c)
+{
+	(void)c;
+	idle_calls++;
+}
+
+static const struct conn_ops idle_ops = {
+	.co_read = plain_read,
+	.co_write = plain_write,
+	.co_close_write = plain_close_write,
+	.co_pending = NULL,
+	.co_idle = count_idle,
+};
+
+static void
+test_idle_hook_once_per_quiet_spell(void **state)
+{
+	struct server s;
+	char buf[8];
+	int fd;
+
+	(void)state;
+	idle_calls = 0;
+	fd = start_server(&s, 0, &idle_ops);
+	usleep((ECHO_IDLE_MS * 3 + 100) * 1000);
+	assert_int_equal(idle_calls, 1);	/* once, not every 200 ms */
+	assert_int_equal(send(fd, "abc", 3, 0), 3);
+	assert_int_equal(recv(fd, buf, 3, MSG_WAITALL), 3);
+	usleep((ECHO_IDLE_MS * 3 + 100) * 1000);
+	assert_int_equal(idle_calls, 2);	/* again after activity */
+	shutdown(fd, SHUT_WR);
+	pthread_join(s.th, NULL);
+	assert_int_equal(s.result, ECHO_EOF);
+	close(fd);
+}
+
+/* The hook does not delay the idle time-out. */
+static void
+test_idle_hook_keeps_idle_timeout(void **state)
+{
+	struct server s;
+	struct timespec a, b;
+	long ms;
+	int fd;
+
+	(void)state;
+	idle_calls = 0;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	fd = start_server(&s, 1000, &idle_ops);
+	pthread_join(s.th, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	assert_int_equal(s.result, ECHO_IDLE_TIMEOUT);
+	assert_true(ms >= 950);
+	assert_true(ms < 5000);
+	assert_int_equal(idle_calls, 1);
+	close(fd);
+}
+
 /* The peer vanishes while data is waiting to be echoed: an error, no crash. */
 static void
 test_vanished_peer(void **state)
@@ -505,6 +595,8 @@ main(void)
 		cmocka_unit_test(test_blocking_stop_signal),
 		cmocka_unit_test(test_blocking_vanished_peer),
 		cmocka_unit_test(test_result_names),
+		cmocka_unit_test(test_idle_hook_once_per_quiet_spell),
+		cmocka_unit_test(test_idle_hook_keeps_idle_timeout),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -34,6 +34,12 @@ struct conn_ops {
 	int	(*co_close_write)(struct conn *);
 	/* Bytes already buffered for reading (TLS); may be NULL. */
 	size_t	(*co_pending)(struct conn *);
+	/*
+	 * Called once when the connection has been quiet for ECHO_IDLE_MS
+	 * (and again after the next activity): give memory back.  May be
+	 * NULL.
+	 */
+	void	(*co_idle)(struct conn *);
 };
 
 struct conn {
@@ -50,6 +56,9 @@ enum echo_result {
 	ECHO_SHUTDOWN,		/* *stop became true */
 	ECHO_ERROR,		/* reset, I/O or protocol error */
 };
+
+/* Quiet time before co_idle. */
+#define ECHO_IDLE_MS 200
 
 /* 256 KiB: fewer rounds for bulk echo; untouched pages cost nothing. */
 #define ECHO_BUFSIZE (256 * 1024)

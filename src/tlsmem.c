@@ -1,0 +1,343 @@
+/*
+ * tlsmem.c - OpenSSL's heap, arranged for fork.
+ *
+ * A TLS child is a fork of the master and shares the master's heap
+ * copy-on-write; every page it writes becomes its own.  Measured with
+ * glibc's malloc alone, a child owned ~55 heap pages after a handshake:
+ *
+ *  - ~38 because its own allocations (the SSL object, the handshake's
+ *    short-lived buffers, digest and KDF contexts: ~750 calls, 77 KiB at
+ *    the peak) landed in free chunks scattered between the master's
+ *    long-lived objects;
+ *  - ~20 because OpenSSL writes to some of the master's objects: lock
+ *    words, reference counts of methods, keys, certificates and the
+ *    SSL_CTX, the random generator's state, the error state -- some
+ *    50 objects, 11 KiB, spread over the master's whole heap.
+ *
+ * So OpenSSL allocates through us (CRYPTO_set_mem_functions, before its
+ * first allocation):
+ *
+ *  - in the master, objects of the kinds that children write (tm_hot_site:
+ *    by OpenSSL source file, a guess that only costs memory when wrong)
+ *    come from a small arena of their own, packed in allocation order, so
+ *    that their writes touch a few pages; everything else is malloc's;
+ *  - in a connection child (tlsmem_child), everything comes from a fresh
+ *    arena that never writes to the master's pages.  The child does not
+ *    give the master's blocks back (free would write to their pages and
+ *    malloc's lists); they go when the child exits.  Large free blocks
+ *    (record buffers, the handshake buffer) hand their pages back to the
+ *    kernel when the connection goes idle (tlsmem_idle).
+ *
+ * Both arenas are the same small allocator: size classes with LIFO free
+ * lists, carved in order from one reserved range made writable as it
+ * grows.  Requests larger than the largest class go to malloc.
+ */
+#include <malloc.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "secho/tlsmem.h"
+
+#define TM_HDR		16		/* header before each block */
+#define TM_MAGIC	0x746c736dU	/* "tlsm" */
+#define TM_TRIMMED	0x1U		/* a free block's pages went back */
+#define TM_CHILD_RESERVE (64UL << 20)	/* address space per child */
+#define TM_HOT_RESERVE	(16UL << 20)	/* for the master's hot objects */
+#define TM_COMMIT	(64UL << 10)	/* made writable at a time */
+#define TM_BIG		8192		/* free blocks this big get trimmed */
+
+struct tm_hdr {
+	uint32_t	h_magic;
+	uint16_t	h_class;
+	uint16_t	h_flags;
+	size_t		h_size;		/* bytes asked for */
+};
+
+struct tm_free {
+	struct tm_free	*f_next;
+};
+
+/*
+ * Block sizes (header included): 16-byte steps to 256, then four per
+ * power of two up to 64 KiB.
+ */
+#define TM_NCLASS	(16 + 4 * 8)
+static size_t tm_sizes[TM_NCLASS];
+
+struct tm_arena {
+	char		*a_base, *a_end;	/* reserved range */
+	char		*a_brk;		/* next unused byte */
+	char		*a_top;		/* end of the writable part */
+	struct tm_free	*a_free[TM_NCLASS];
+	int		 a_untrimmed;	/* big free blocks not yet trimmed */
+};
+
+static int tm_on;		/* 1 in a child with its arena */
+static struct tm_arena tm_child;	/* a child's allocations */
+static struct tm_arena tm_hot;	/* the master's objects children write */
+
+static void
+tm_classes(void)
+{
+	size_t s, step;
+	int i = 0;
+
+	for (s = 16; s <= 256; s += 16)
+		tm_sizes[i++] = s;
+	for (step = 64; i < TM_NCLASS; step *= 2) {
+		for (s = step * 5; s <= step * 8 && i < TM_NCLASS; s += step)
+			tm_sizes[i++] = s;
+	}
+}
+
+static int
+tm_class(size_t total)
+{
+	int lo = 0, hi = TM_NCLASS - 1, mid;
+
+	if (total > tm_sizes[TM_NCLASS - 1])
+		return -1;
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (tm_sizes[mid] >= total)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static int
+tm_arena_init(struct tm_arena *a, size_t reserve)
+{
+	void *p;
+
+	p = mmap(NULL, reserve, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->a_base = a->a_brk = a->a_top = p;
+	a->a_end = a->a_base + reserve;
+	return 0;
+}
+
+static int
+tm_in(const struct tm_arena *a, const void *p)
+{
+	return a->a_base != NULL && (const char *)p >= a->a_base &&
+	    (const char *)p < a->a_end;
+}
+
+static struct tm_hdr *
+tm_hdr_of(void *p)
+{
+	struct tm_hdr *h = (struct tm_hdr *)((char *)p - TM_HDR);
+
+	if (h->h_magic != TM_MAGIC)
+		abort();	/* not a block of ours: a corrupted heap */
+	return h;
+}
+
+/* NULL when the arena cannot serve it (the caller falls back). */
+static void *
+tm_alloc(struct tm_arena *a, size_t n)
+{
+	struct tm_hdr *h;
+	struct tm_free *f;
+	size_t sz;
+	int c;
+
+	if (n > SIZE_MAX - TM_HDR || (c = tm_class(n + TM_HDR)) == -1)
+		return NULL;
+	sz = tm_sizes[c];
+	if ((f = a->a_free[c]) != NULL) {
+		a->a_free[c] = f->f_next;
+		h = (struct tm_hdr *)((char *)f - TM_HDR);
+	} else {
+		if ((size_t)(a->a_end - a->a_brk) < sz)
+			return NULL;
+		while ((size_t)(a->a_top - a->a_brk) < sz) {
+			if (mprotect(a->a_top, TM_COMMIT,
+			    PROT_READ | PROT_WRITE) == -1)
+				return NULL;
+			a->a_top += TM_COMMIT;
+		}
+		h = (struct tm_hdr *)a->a_brk;
+		a->a_brk += sz;
+		h->h_magic = TM_MAGIC;
+		h->h_class = (uint16_t)c;
+	}
+	h->h_flags = 0;
+	h->h_size = n;
+	return (char *)h + TM_HDR;
+}
+
+static void
+tm_release(struct tm_arena *a, void *p)
+{
+	struct tm_hdr *h = tm_hdr_of(p);
+	struct tm_free *f = p;
+
+	f->f_next = a->a_free[h->h_class];
+	a->a_free[h->h_class] = f;
+	if (tm_sizes[h->h_class] >= TM_BIG)
+		a->a_untrimmed = 1;
+}
+
+/*
+ * The master's objects that connection children write to, by the source
+ * file that allocates them (OpenSSL 3.0; measured by placing each of the
+ * master's allocations on a page of its own and looking at which pages a
+ * child copied).  Locks and the random generator are the bulk.
+ */
+static int
+tm_hot_site(const char *file, size_t n)
+{
+	static const char *const hot[] = {
+		"threads_pthread.c",	/* CRYPTO_RWLOCK */
+		"drbg.c", "drbg_ctr.c", "cipher_aes.c", /* DRBG state */
+		"err.c", "err_blocks.c",	/* the error state */
+		"ssl_lib.c", "ssl_cert.c",	/* SSL_CTX, CERT */
+		"p_lib.c", "ec_kmeth.c",	/* EVP_PKEY, its method */
+		"digest.c", "keymgmt_meth.c", "signature.c", "exchange.c",
+		"kdf_meth.c", "mac_meth.c", "evp_rand.c",  /* methods */
+	};
+	const char *b;
+	size_t i;
+
+	if (file == NULL)
+		return 0;
+	b = strrchr(file, '/');
+	b = b ? b + 1 : file;
+	for (i = 0; i < sizeof(hot) / sizeof(hot[0]); i++)
+		if (strcmp(b, hot[i]) == 0)
+			return 1;
+	/* EVP_CIPHER_CTX (the DRBG's), but not the 130 EVP_CIPHERs. */
+	return strcmp(b, "evp_enc.c") == 0 && n < 256;
+}
+
+static size_t
+tm_size_of(void *p)
+{
+	if (tm_in(&tm_child, p) || tm_in(&tm_hot, p))
+		return tm_hdr_of(p)->h_size;
+	return malloc_usable_size(p);	/* malloc's */
+}
+
+static void *
+tm_malloc(size_t n, const char *file, int line)
+{
+	void *p;
+
+	if (tm_on) {
+		if ((p = tm_alloc(&tm_child, n)) != NULL)
+			return p;
+	} else if (tm_hot.a_base != NULL && tm_hot_site(file, n)) {
+		if ((p = tm_alloc(&tm_hot, n)) != NULL)
+			return p;
+	}
+	return malloc(n);
+}
+
+static void
+tm_freefn(void *p, const char *file, int line)
+{
+	if (p == NULL)
+		return;
+	if (tm_on) {
+		if (tm_in(&tm_child, p))
+			tm_release(&tm_child, p);
+		/* else: the master's block, left alone (see above) */
+	} else if (tm_in(&tm_hot, p))
+		tm_release(&tm_hot, p);
+	else
+		free(p);
+}
+
+static void *
+tm_realloc(void *p, size_t n, const char *file, int line)
+{
+	struct tm_hdr *h;
+	void *q;
+	size_t old;
+
+	if (p == NULL)
+		return tm_malloc(n, file, line);
+	if (n == 0) {
+		tm_freefn(p, file, line);
+		return NULL;
+	}
+	if (!tm_on && !tm_in(&tm_hot, p))
+		return realloc(p, n);
+	if (tm_in(&tm_child, p) || tm_in(&tm_hot, p)) {
+		h = tm_hdr_of(p);
+		if (n + TM_HDR <= tm_sizes[h->h_class]) {
+			h->h_size = n;
+			return p;
+		}
+	}
+	old = tm_size_of(p);
+	if ((q = tm_malloc(n, file, line)) == NULL)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	tm_freefn(p, file, line);
+	return q;
+}
+
+int
+tlsmem_init(void)
+{
+	tm_classes();
+	if (CRYPTO_set_mem_functions(tm_malloc, tm_realloc, tm_freefn) != 1)
+		return -1;
+	(void)tm_arena_init(&tm_hot, TM_HOT_RESERVE);	/* or malloc */
+	return 0;
+}
+
+void
+tlsmem_child(void)
+{
+	if (tm_sizes[0] == 0)
+		return;		/* tlsmem_init was not called */
+	if (tm_arena_init(&tm_child, TM_CHILD_RESERVE) == -1)
+		return;		/* malloc, as in the master */
+	tm_on = 1;
+}
+
+void
+tlsmem_idle(void)
+{
+	struct tm_arena *a = &tm_child;
+	struct tm_free *f;
+	struct tm_hdr *h;
+	uintptr_t from, to, pg;
+	int c;
+
+	if (!tm_on || !a->a_untrimmed)
+		return;
+	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	for (c = 0; c < TM_NCLASS; c++) {
+		if (tm_sizes[c] < TM_BIG)
+			continue;
+		for (f = a->a_free[c]; f != NULL; f = f->f_next) {
+			h = (struct tm_hdr *)((char *)f - TM_HDR);
+			if (h->h_flags & TM_TRIMMED)
+				continue;
+			h->h_flags |= TM_TRIMMED;
+			/* Keep the page with the header and the link. */
+			from = ((uintptr_t)(f + 1) + pg - 1) & ~(pg - 1);
+			to = ((uintptr_t)h + tm_sizes[c]) & ~(pg - 1);
+			if (from < to)
+				(void)madvise((void *)from, to - from,
+				    MADV_DONTNEED);
+		}
+	}
+	a->a_untrimmed = 0;
+}

@@ -1,0 +1,222 @@
+/*
+ * test_tlsmem.c - OpenSSL's allocator for fork (tlsmem.c), driven through
+ * OPENSSL_malloc/realloc/free as OpenSSL itself calls it (cmocka).  The
+ * child-arena tests run in a forked child, as in the daemon.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/crypto.h>
+
+#include "secho/tlsmem.h"
+
+static void
+fill(unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed * 31 + i * 7);
+}
+
+static int
+check(const unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(seed * 31 + i * 7))
+			return 0;
+	return 1;
+}
+
+/*
+ * Resident kB of the mappings (smaps) that lie within [lo, hi): the
+ * arena's, not the test's or a sanitizer's own memory.
+ */
+static long
+rss_kb(uintptr_t lo, uintptr_t hi)
+{
+	char line[512];
+	unsigned long a, b;
+	long kb, sum = 0;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = a < hi && b > lo;
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			sum += kb;
+	}
+	fclose(f);
+	return sum;
+}
+
+/* Run fn in a child; its exit status must be 0. */
+static void
+in_child(int (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+#define NBLK 2000
+
+/* Blocks of every size class (and over), grown, shrunk, freed, reused. */
+static int
+child_churn(void)
+{
+	static unsigned char *blk[NBLK];
+	static size_t len[NBLK];
+	unsigned x = 7;
+	int i, round;
+
+	tlsmem_child();
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < NBLK; i++) {
+			x = x * 1103515245u + 12345u;
+			len[i] = 1 + (x >> 8) % (i % 10 == 0 ? 80000 : 600);
+			if ((blk[i] = OPENSSL_malloc(len[i])) == NULL)
+				return 1;
+			fill(blk[i], len[i], (unsigned)i);
+		}
+		for (i = 0; i < NBLK; i += 3) {	/* grow or shrink */
+			size_t n = i % 2 ? len[i] * 2 + 5 : len[i] / 2 + 1;
+			unsigned char *p = OPENSSL_realloc(blk[i], n);
+			if (p == NULL || !check(p, n < len[i] ? n : len[i], (unsigned)i))
+				return 2;
+			blk[i] = p;
+			len[i] = n;
+			fill(blk[i], len[i], (unsigned)i);
+		}
+		for (i = 0; i < NBLK; i += 2) {
+			OPENSSL_free(blk[i]);
+			blk[i] = NULL;
+		}
+		tlsmem_idle();	/* large free blocks' pages go back */
+		for (i = 1; i < NBLK; i += 2)
+			if (!check(blk[i], len[i], (unsigned)i))
+				return 3;
+		for (i = 1; i < NBLK; i += 2)
+			OPENSSL_free(blk[i]);
+	}
+	return 0;
+}
+
+static void
+test_child_arena_churn(void **state)
+{
+	(void)state;
+	in_child(child_churn);
+}
+
+/* A block the master allocated: readable, reallocatable, freeable. */
+static unsigned char *master_block;
+
+static int
+child_master_block(void)
+{
+	unsigned char *p;
+
+	tlsmem_child();
+	if (!check(master_block, 1000, 5))
+		return 1;
+	if ((p = OPENSSL_realloc(master_block, 5000)) == NULL ||
+	    !check(p, 1000, 5))
+		return 2;
+	OPENSSL_free(p);
+	return 0;
+}
+
+static void
+test_master_blocks_in_child(void **state)
+{
+	(void)state;
+	master_block = OPENSSL_malloc(1000);
+	assert_non_null(master_block);
+	fill(master_block, 1000, 5);
+	in_child(child_master_block);
+	/* The master's copy is untouched and still its own to free. */
+	assert_true(check(master_block, 1000, 5));
+	OPENSSL_free(master_block);
+}
+
+/* Freed large blocks give their pages back when the connection idles. */
+static int
+child_idle_trim(void)
+{
+	unsigned char *p[16];
+	long before, after;
+	uintptr_t lo, hi;
+	int i;
+
+	tlsmem_child();
+	for (i = 0; i < 16; i++) {
+		if ((p[i] = OPENSSL_malloc(60000)) == NULL)
+			return 1;
+		memset(p[i], 0xa5, 60000);
+	}
+	lo = hi = (uintptr_t)p[0];
+	for (i = 0; i < 16; i++) {
+		if ((uintptr_t)p[i] < lo)
+			lo = (uintptr_t)p[i];
+		if ((uintptr_t)p[i] + 60000 > hi)
+			hi = (uintptr_t)p[i] + 60000;
+	}
+	for (i = 0; i < 16; i++)
+		OPENSSL_free(p[i]);
+	before = rss_kb(lo, hi) / 4;
+	tlsmem_idle();
+	after = rss_kb(lo, hi) / 4;
+	/* 16 blocks of 15 pages: all but the first page of each go back. */
+	if (before < 16 * 14 || after > 16 + 4)
+		return 2;
+	/* Reused after the trim: usable, and zero where it was given back. */
+	if ((p[0] = OPENSSL_malloc(60000)) == NULL)
+		return 3;
+	memset(p[0], 1, 60000);
+	OPENSSL_free(p[0]);
+	return 0;
+}
+
+static void
+test_idle_trim(void **state)
+{
+	(void)state;
+	in_child(child_idle_trim);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_child_arena_churn),
+		cmocka_unit_test(test_master_blocks_in_child),
+		cmocka_unit_test(test_idle_trim),
+	};
+
+	/* As in main.c: before OpenSSL's first allocation. */
+	if (tlsmem_init() != 0) {
+		fprintf(stderr, "tlsmem_init failed\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
