@@ -448,7 +448,7 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 	 * record buffers back.
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Fewer reads per record: one recv() can bring several records. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 
@@ -728,6 +728,12 @@ tls_pending(struct conn *c)
 static void
 tls_idle(struct conn *c)
 {
+	/*
+	 * Quiet for a while: the record buffers go (they come back with the
+	 * next record), and so do the pages of large free blocks.  Busy
+	 * connections keep theirs: no allocation per record.
+	 */
+	(void)SSL_free_buffers(c->c_ctx);
 	tlsmem_idle();
 }
 
