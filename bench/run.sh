@@ -548,7 +548,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 	echo
 	echo "## Set-up"
 	echo
-	echo "- secho: \`secho -f\`, log level warning, limits raised (max_connections and max_connections_per_host 100000, udp_rate_per_host 0), TLS certificate certs/server.pem (ECDSA P-256)."
+	echo "- secho: \`secho -f\`, log level warning, limits raised (max_connections and max_connections_per_host 100000, udp_rate_per_host 0), TLS certificate certs/server.pem (ECDSA P-256); plain TCP children come from build/secho-spawn (the static libc-only spawner), TLS children are forks of the master; the CPU and memory figures include the spawner."
 	echo "- xinetd: internal echo-stream and echo-dgram, \`-dontfork\`, own config (instances/per_source unlimited, cps 100000, no logging)."
 	echo "- tcpserver: \`tcpserver -HRl0 -b 1024 -c 1000 127.0.0.1 PORT cat\` (-HRl0: no DNS/ident look-ups, there is no resolver here; -b: listen backlog)."
 	echo "- socat: \`TCP-LISTEN:P,fork,reuseaddr,backlog=1024 PIPE\`, \`OPENSSL-LISTEN:P,fork,reuseaddr,backlog=1024,cert,key,verify=0 PIPE\`, \`UDP-RECVFROM:P,fork PIPE\` (backlog raised from socat's 5, which drops SYNs)."
