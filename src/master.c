@@ -896,7 +896,9 @@ read_reports(struct master *m)
 		msg.msg_iovlen = 1;
 		msg.msg_control = cbuf.b;
 		msg.msg_controllen = sizeof(cbuf.b);
-		n = recvmsg(m->report_rd, &msg, MSG_DONTWAIT);
+		/* Room for credentials only: descriptors a child might send
+		 * are discarded by the kernel (MSG_CTRUNC). */
+		n = recvmsg(m->report_rd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
