@@ -100,6 +100,10 @@ sleep 1
 check "children run as secho, the master as root" sh -c \
     "[ \"\$(ps -o user= -p $newpid)\" = root ] &&
      ps -o user= --ppid $newpid | grep -qx secho"
+check "the plain TCP spawner runs: /usr/lib/secho/secho-spawn, child of the master" sh -c \
+    "for p in \$(ps -o pid= --ppid $newpid); do
+         [ \"\$(readlink /proc/\$p/exe)\" = /usr/lib/secho/secho-spawn ] && exit 0
+     done; exit 1"
 wait "$bg"
 
 echo "== reload"
