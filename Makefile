@@ -51,7 +51,7 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 # Everything but main.c goes into a static library the unit tests link.
 LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/log.c src/echo.c src/serve_tcp.c \
             src/udp.c src/sig.c src/listen.c src/stream.c src/child.c src/master.c \
-            src/tls.c src/tlsmem.c src/notify.c src/spawn.c
+            src/tls.c src/tlsmem.c src/notify.c src/spawn.c src/nofork.c
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/main.o
 BIN       = $(BUILD)/secho
@@ -60,7 +60,7 @@ SPAWN_OBJ = $(BUILD)/spawner.o
 SPAWN     = $(BUILD)/secho-spawn
 LIBSECHO  = $(BUILD)/libsecho.a
 
-UNIT_TESTS = test_addr test_proxy test_spawn test_tlsmem test_config test_log test_echo test_udp test_tls
+UNIT_TESTS = test_addr test_proxy test_spawn test_tlsmem test_nofork test_config test_log test_echo test_udp test_tls
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all run check unit integration install clean deps certs lint fuzz

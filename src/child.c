@@ -27,6 +27,7 @@
 #include "secho/child.h"
 #include "secho/echo.h"
 #include "secho/log.h"
+#include "secho/nofork.h"
 #include "secho/proxy.h"
 #include "secho/sig.h"
 #include "secho/tls.h"
@@ -65,16 +66,21 @@ host_hash(const unsigned char key[16], size_t mask)
 	return (size_t)(h ^ (h >> 29)) & mask;
 }
 
+/*
+ * The master writes the table on every connection, after the fork: in
+ * memory the children give up (nofork.h), or every child would keep its
+ * own old copy of the pages written.
+ */
 struct child_table *
 child_table_new(void)
 {
-	struct child_table *t = calloc(1, sizeof(*t));
+	struct child_table *t = nofork_calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
 	t->ct_cap = 64;
-	t->ct_slots = calloc(t->ct_cap, sizeof(*t->ct_slots));
-	t->ct_hosts = calloc(t->ct_cap, sizeof(*t->ct_hosts));
+	t->ct_slots = nofork_calloc(t->ct_cap, sizeof(*t->ct_slots));
+	t->ct_hosts = nofork_calloc(t->ct_cap, sizeof(*t->ct_hosts));
 	if (t->ct_slots == NULL || t->ct_hosts == NULL) {
 		child_table_free(t);
 		return NULL;
@@ -87,9 +93,9 @@ child_table_free(struct child_table *t)
 {
 	if (t == NULL)
 		return;
-	free(t->ct_slots);
-	free(t->ct_hosts);
-	free(t);
+	nofork_free(t->ct_slots, t->ct_cap, sizeof(*t->ct_slots));
+	nofork_free(t->ct_hosts, t->ct_cap, sizeof(*t->ct_hosts));
+	nofork_free(t, 1, sizeof(*t));
 }
 
 static struct host_slot *
@@ -196,18 +202,18 @@ table_grow(struct child_table *t)
 
 	n.ct_cap = t->ct_cap * 2;
 	n.ct_count = n.ct_nhosts = 0;
-	n.ct_slots = calloc(n.ct_cap, sizeof(*n.ct_slots));
-	n.ct_hosts = calloc(n.ct_cap, sizeof(*n.ct_hosts));
+	n.ct_slots = nofork_calloc(n.ct_cap, sizeof(*n.ct_slots));
+	n.ct_hosts = nofork_calloc(n.ct_cap, sizeof(*n.ct_hosts));
 	if (n.ct_slots == NULL || n.ct_hosts == NULL) {
-		free(n.ct_slots);
-		free(n.ct_hosts);
+		nofork_free(n.ct_slots, n.ct_cap, sizeof(*n.ct_slots));
+		nofork_free(n.ct_hosts, n.ct_cap, sizeof(*n.ct_hosts));
 		return -1;
 	}
 	for (i = 0; i < t->ct_cap; i++)
 		if (t->ct_slots[i].ch_pid)
 			table_insert(&n, &t->ct_slots[i]);
-	free(t->ct_slots);
-	free(t->ct_hosts);
+	nofork_free(t->ct_slots, t->ct_cap, sizeof(*t->ct_slots));
+	nofork_free(t->ct_hosts, t->ct_cap, sizeof(*t->ct_hosts));
 	*t = n;
 	return 0;
 }
@@ -440,6 +446,7 @@ child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
 	pid = fork();
 	if (pid != 0)
 		return pid;
+	nofork_child();		/* the master's table, poll set */
 	if (l->l_proto == SECHO_PROTO_TLS)
 		tlsmem_child();
 	/* peer is in the master's accept frame, which the child has too. */
@@ -462,6 +469,7 @@ child_spawn_udp(const struct child_env *env, struct listener *l)
 	pid = fork();
 	if (pid != 0)
 		return pid;
+	nofork_child();
 	fd = child_prepare(env, l->l_fd);
 	if (env->ce_report_fd != -1)
 		close(env->ce_report_fd);	/* a worker has nothing to report */

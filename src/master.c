@@ -32,6 +32,7 @@
 #include "secho/listen.h"
 #include "secho/log.h"
 #include "secho/master.h"
+#include "secho/nofork.h"
 #include "secho/notify.h"
 #include "secho/sig.h"
 #include "secho/spawn.h"
@@ -1140,13 +1141,16 @@ run_loop(struct master *m)
 		    m->nworkers == 0)
 			break;
 		if (cap < m->ls.ls_count + 2) {
+			/* poll writes it after each fork: nofork.h says why. */
+			nofork_free(pfds, cap, sizeof(*pfds));
+			nofork_free(owners, cap, sizeof(*owners));
 			cap = m->ls.ls_count + 2;
-			pfds = realloc(pfds, cap * sizeof(*pfds));
-			owners = realloc(owners, cap * sizeof(*owners));
+			pfds = nofork_calloc(cap, sizeof(*pfds));
+			owners = nofork_calloc(cap, sizeof(*owners));
 			if (pfds == NULL || owners == NULL) {
 				log_errx("out of memory in the master loop");
-				free(pfds);
-				free(owners);
+				nofork_free(pfds, cap, sizeof(*pfds));
+				nofork_free(owners, cap, sizeof(*owners));
 				return EX_FAIL;
 			}
 		}
@@ -1215,8 +1219,8 @@ run_loop(struct master *m)
 			tls_tick(clock_ms());
 		}
 	}
-	free(pfds);
-	free(owners);
+	nofork_free(pfds, cap, sizeof(*pfds));
+	nofork_free(owners, cap, sizeof(*owners));
 	return EX_OK_;
 }
 

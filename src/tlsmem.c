@@ -28,9 +28,13 @@
  *    (record buffers, the handshake buffer) hand their pages back to the
  *    kernel when the connection goes idle (tlsmem_idle).
  *
- * Both arenas are the same small allocator: size classes with LIFO free
+ * All arenas are the same small allocator: size classes with LIFO free
  * lists, carved in order from one reserved range made writable as it
- * grows.  Requests larger than the largest class go to malloc.
+ * grows.  Requests larger than the largest class go to malloc.  A child
+ * has two: blocks of a page or more (record buffers, the handshake
+ * buffer, the SSL object) are whole pages in an arena of their own, so
+ * that a free one can give all its pages back, header included, and the
+ * small blocks stay packed together in the other.
  */
 #include <malloc.h>
 #include <stddef.h>
@@ -46,11 +50,10 @@
 
 #define TM_HDR		16		/* header before each block */
 #define TM_MAGIC	0x746c736dU	/* "tlsm" */
-#define TM_TRIMMED	0x1U		/* a free block's pages went back */
-#define TM_CHILD_RESERVE (64UL << 20)	/* address space per child */
+#define TM_CHILD_RESERVE (32UL << 20)	/* address space per child arena */
 #define TM_HOT_RESERVE	(16UL << 20)	/* for the master's hot objects */
 #define TM_COMMIT	(64UL << 10)	/* made writable at a time */
-#define TM_BIG		8192		/* free blocks this big get trimmed */
+#define TM_NCOLD	32		/* trimmed free blocks remembered */
 
 struct tm_hdr {
 	uint32_t	h_magic;
@@ -70,16 +73,29 @@ struct tm_free {
 #define TM_NCLASS	(16 + 4 * 8)
 static size_t tm_sizes[TM_NCLASS];
 
+/*
+ * A free block whose pages went back to the kernel (tlsmem_idle): its
+ * header went with them, so the arena remembers where it is.
+ */
+struct tm_cold {
+	char		*k_blk;		/* the block's header */
+	int		 k_class;
+};
+
 struct tm_arena {
 	char		*a_base, *a_end;	/* reserved range */
 	char		*a_brk;		/* next unused byte */
 	char		*a_top;		/* end of the writable part */
+	size_t		 a_pages;	/* blocks are whole pages; 0: packed */
 	struct tm_free	*a_free[TM_NCLASS];
-	int		 a_untrimmed;	/* big free blocks not yet trimmed */
+	int		 a_untrimmed;	/* free blocks not yet trimmed */
+	struct tm_cold	 a_cold[TM_NCOLD];	/* a_pages only */
+	int		 a_ncold;
 };
 
-static int tm_on;		/* 1 in a child with its arena */
-static struct tm_arena tm_child;	/* a child's allocations */
+static int tm_on;		/* 1 in a child with its arenas */
+static struct tm_arena tm_child;	/* a child's small blocks */
+static struct tm_arena tm_big;	/* a child's blocks of a page or more */
 static struct tm_arena tm_hot;	/* the master's objects children write */
 
 static void
@@ -113,8 +129,9 @@ tm_class(size_t total)
 	return lo;
 }
 
+/* pages: 0 for a packed arena, else the page size (whole-page blocks). */
 static int
-tm_arena_init(struct tm_arena *a, size_t reserve)
+tm_arena_init(struct tm_arena *a, size_t reserve, size_t pages)
 {
 	void *p;
 
@@ -125,7 +142,19 @@ tm_arena_init(struct tm_arena *a, size_t reserve)
 	memset(a, 0, sizeof(*a));
 	a->a_base = a->a_brk = a->a_top = p;
 	a->a_end = a->a_base + reserve;
+	a->a_pages = pages;
 	return 0;
+}
+
+/* The block size of class c in arena a. */
+static size_t
+tm_block_size(const struct tm_arena *a, int c)
+{
+	size_t sz = tm_sizes[c];
+
+	if (a->a_pages)
+		sz = (sz + a->a_pages - 1) & ~(a->a_pages - 1);
+	return sz;
 }
 
 static int
@@ -133,6 +162,19 @@ tm_in(const struct tm_arena *a, const void *p)
 {
 	return a->a_base != NULL && (const char *)p >= a->a_base &&
 	    (const char *)p < a->a_end;
+}
+
+/* The arena of ours that p is in, or NULL: malloc's. */
+static struct tm_arena *
+tm_arena_of(const void *p)
+{
+	if (tm_in(&tm_child, p))
+		return &tm_child;
+	if (tm_in(&tm_big, p))
+		return &tm_big;
+	if (tm_in(&tm_hot, p))
+		return &tm_hot;
+	return NULL;
 }
 
 static struct tm_hdr *
@@ -149,18 +191,30 @@ tm_hdr_of(void *p)
 static void *
 tm_alloc(struct tm_arena *a, size_t n)
 {
-	struct tm_hdr *h;
+	struct tm_hdr *h = NULL;
 	struct tm_free *f;
 	size_t sz;
-	int c;
+	int c, i;
 
 	if (n > SIZE_MAX - TM_HDR || (c = tm_class(n + TM_HDR)) == -1)
 		return NULL;
-	sz = tm_sizes[c];
+	sz = tm_block_size(a, c);
 	if ((f = a->a_free[c]) != NULL) {
 		a->a_free[c] = f->f_next;
 		h = (struct tm_hdr *)((char *)f - TM_HDR);
 	} else {
+		/* A trimmed block: its pages come back zeroed. */
+		for (i = 0; i < a->a_ncold; i++) {
+			if (a->a_cold[i].k_class != c)
+				continue;
+			h = (struct tm_hdr *)a->a_cold[i].k_blk;
+			a->a_cold[i] = a->a_cold[--a->a_ncold];
+			h->h_magic = TM_MAGIC;
+			h->h_class = (uint16_t)c;
+			break;
+		}
+	}
+	if (h == NULL) {
 		if ((size_t)(a->a_end - a->a_brk) < sz)
 			return NULL;
 		while ((size_t)(a->a_top - a->a_brk) < sz) {
@@ -187,7 +241,7 @@ tm_release(struct tm_arena *a, void *p)
 
 	f->f_next = a->a_free[h->h_class];
 	a->a_free[h->h_class] = f;
-	if (tm_sizes[h->h_class] >= TM_BIG)
+	if (a->a_pages)
 		a->a_untrimmed = 1;
 }
 
@@ -226,7 +280,7 @@ tm_hot_site(const char *file, size_t n)
 static size_t
 tm_size_of(void *p)
 {
-	if (tm_in(&tm_child, p) || tm_in(&tm_hot, p))
+	if (tm_arena_of(p) != NULL)
 		return tm_hdr_of(p)->h_size;
 	return malloc_usable_size(p);	/* malloc's */
 }
@@ -237,7 +291,9 @@ tm_malloc(size_t n, const char *file, int line)
 	void *p;
 
 	if (tm_on) {
-		if ((p = tm_alloc(&tm_child, n)) != NULL)
+		p = tm_alloc(n + TM_HDR > tm_big.a_pages / 2 ? &tm_big :
+		    &tm_child, n);
+		if (p != NULL)
 			return p;
 	} else if (tm_hot.a_base != NULL && tm_hot_site(file, n)) {
 		if ((p = tm_alloc(&tm_hot, n)) != NULL)
@@ -249,14 +305,17 @@ tm_malloc(size_t n, const char *file, int line)
 static void
 tm_freefn(void *p, const char *file, int line)
 {
+	struct tm_arena *a;
+
 	if (p == NULL)
 		return;
+	a = tm_arena_of(p);
 	if (tm_on) {
-		if (tm_in(&tm_child, p))
-			tm_release(&tm_child, p);
+		if (a != NULL && a != &tm_hot)
+			tm_release(a, p);
 		/* else: the master's block, left alone (see above) */
-	} else if (tm_in(&tm_hot, p))
-		tm_release(&tm_hot, p);
+	} else if (a == &tm_hot)
+		tm_release(a, p);
 	else
 		free(p);
 }
@@ -264,6 +323,7 @@ tm_freefn(void *p, const char *file, int line)
 static void *
 tm_realloc(void *p, size_t n, const char *file, int line)
 {
+	struct tm_arena *a;
 	struct tm_hdr *h;
 	void *q;
 	size_t old;
@@ -274,9 +334,10 @@ tm_realloc(void *p, size_t n, const char *file, int line)
 		tm_freefn(p, file, line);
 		return NULL;
 	}
-	if (!tm_on && !tm_in(&tm_hot, p))
+	a = tm_arena_of(p);
+	if (!tm_on && a != &tm_hot)
 		return realloc(p, n);
-	if (tm_in(&tm_child, p) || tm_in(&tm_hot, p)) {
+	if (a != NULL) {
 		h = tm_hdr_of(p);
 		if (n + TM_HDR <= tm_sizes[h->h_class]) {
 			h->h_size = n;
@@ -297,46 +358,52 @@ tlsmem_init(void)
 	tm_classes();
 	if (CRYPTO_set_mem_functions(tm_malloc, tm_realloc, tm_freefn) != 1)
 		return -1;
-	(void)tm_arena_init(&tm_hot, TM_HOT_RESERVE);	/* or malloc */
+	(void)tm_arena_init(&tm_hot, TM_HOT_RESERVE, 0);	/* or malloc */
 	return 0;
 }
 
 void
 tlsmem_child(void)
 {
+	long pg = sysconf(_SC_PAGESIZE);
+
 	if (tm_sizes[0] == 0)
 		return;		/* tlsmem_init was not called */
-	if (tm_arena_init(&tm_child, TM_CHILD_RESERVE) == -1)
+	if (pg <= 0 || (pg & (pg - 1)) != 0)
+		pg = 4096;
+	if (tm_arena_init(&tm_child, TM_CHILD_RESERVE, 0) == -1)
 		return;		/* malloc, as in the master */
+	if (tm_arena_init(&tm_big, TM_CHILD_RESERVE, (size_t)pg) == -1) {
+		(void)munmap(tm_child.a_base, TM_CHILD_RESERVE);
+		memset(&tm_child, 0, sizeof(tm_child));
+		return;
+	}
 	tm_on = 1;
 }
 
+/*
+ * Free blocks of the page arena give all their pages back; the arena
+ * remembers them (tm_cold) until they are reused.  When it cannot
+ * remember more, the rest stay as they are: memory, not correctness.
+ */
 void
 tlsmem_idle(void)
 {
-	struct tm_arena *a = &tm_child;
+	struct tm_arena *a = &tm_big;
 	struct tm_free *f;
-	struct tm_hdr *h;
-	uintptr_t from, to, pg;
+	char *blk;
 	int c;
 
 	if (!tm_on || !a->a_untrimmed)
 		return;
-	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	for (c = 0; c < TM_NCLASS; c++) {
-		if (tm_sizes[c] < TM_BIG)
-			continue;
-		for (f = a->a_free[c]; f != NULL; f = f->f_next) {
-			h = (struct tm_hdr *)((char *)f - TM_HDR);
-			if (h->h_flags & TM_TRIMMED)
-				continue;
-			h->h_flags |= TM_TRIMMED;
-			/* Keep the page with the header and the link. */
-			from = ((uintptr_t)(f + 1) + pg - 1) & ~(pg - 1);
-			to = ((uintptr_t)h + tm_sizes[c]) & ~(pg - 1);
-			if (from < to)
-				(void)madvise((void *)from, to - from,
-				    MADV_DONTNEED);
+		while ((f = a->a_free[c]) != NULL && a->a_ncold < TM_NCOLD) {
+			a->a_free[c] = f->f_next;
+			blk = (char *)f - TM_HDR;
+			(void)madvise(blk, tm_block_size(a, c), MADV_DONTNEED);
+			a->a_cold[a->a_ncold].k_blk = blk;
+			a->a_cold[a->a_ncold].k_class = c;
+			a->a_ncold++;
 		}
 	}
 	a->a_untrimmed = 0;

@@ -159,11 +159,14 @@ test_master_blocks_in_child(void **state)
 	OPENSSL_free(master_block);
 }
 
-/* Freed large blocks give their pages back when the connection idles. */
+/*
+ * Freed large blocks give all their pages back when the connection idles,
+ * and are reused after that.
+ */
 static int
 child_idle_trim(void)
 {
-	unsigned char *p[16];
+	unsigned char *p[16], *q;
 	long before, after;
 	uintptr_t lo, hi;
 	int i;
@@ -186,14 +189,22 @@ child_idle_trim(void)
 	before = rss_kb(lo, hi) / 4;
 	tlsmem_idle();
 	after = rss_kb(lo, hi) / 4;
-	/* 16 blocks of 15 pages: all but the first page of each go back. */
-	if (before < 16 * 14 || after > 16 + 4)
+	/* 16 blocks of 15 pages: every page goes back, headers too. */
+	if (before < 16 * 14 || after > 2)
 		return 2;
 	/* Reused after the trim: usable, and zero where it was given back. */
-	if ((p[0] = OPENSSL_malloc(60000)) == NULL)
-		return 3;
-	memset(p[0], 1, 60000);
-	OPENSSL_free(p[0]);
+	for (i = 0; i < 16; i++) {
+		if ((q = OPENSSL_malloc(60000)) == NULL)
+			return 3;
+		if ((uintptr_t)q < lo || (uintptr_t)q >= hi)
+			return 4;	/* a new block, not a trimmed one */
+		if (q[0] != 0 || q[59999] != 0)
+			return 5;
+		memset(q, 1, 60000);
+		p[i] = q;
+	}
+	for (i = 0; i < 16; i++)
+		OPENSSL_free(p[i]);
 	return 0;
 }
 
@@ -204,6 +215,34 @@ test_idle_trim(void **state)
 	in_child(child_idle_trim);
 }
 
+/* A large block does not push the small ones apart. */
+static int
+child_small_packed(void)
+{
+	unsigned char *a, *big, *b;
+
+	tlsmem_child();
+	if ((a = OPENSSL_malloc(100)) == NULL ||
+	    (big = OPENSSL_malloc(20000)) == NULL ||
+	    (b = OPENSSL_malloc(100)) == NULL)
+		return 1;
+	if ((uintptr_t)b - (uintptr_t)a > 512 && (uintptr_t)a - (uintptr_t)b > 512)
+		return 2;
+	if (((uintptr_t)big & 4095) > 64)
+		return 3;	/* large blocks start at a page */
+	OPENSSL_free(a);
+	OPENSSL_free(big);
+	OPENSSL_free(b);
+	return 0;
+}
+
+static void
+test_small_packed(void **state)
+{
+	(void)state;
+	in_child(child_small_packed);
+}
+
 int
 main(void)
 {
@@ -211,6 +250,7 @@ main(void)
 		cmocka_unit_test(test_child_arena_churn),
 		cmocka_unit_test(test_master_blocks_in_child),
 		cmocka_unit_test(test_idle_trim),
+		cmocka_unit_test(test_small_packed),
 	};
 
 	/* As in main.c: before OpenSSL's first allocation. */
