@@ -1072,21 +1072,6 @@ config_free(struct secho_config *cfg)
 	free(cfg);
 }
 
-const char *
-config_proto_name(int proto)
-{
-	switch (proto) {
-	case SECHO_PROTO_TCP:
-		return "tcp";
-	case SECHO_PROTO_UDP:
-		return "udp";
-	case SECHO_PROTO_TLS:
-		return "tls";
-	default:
-		return "?";
-	}
-}
-
 int
 config_facility_by_name(const char *name)
 {

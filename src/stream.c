@@ -69,19 +69,13 @@ stream_child_signals(void)
 	sig_child_init(&stream_stop, &stream_waitmask);
 }
 
-static const char *
-proto_name(int proto)
-{
-	return proto == SECHO_PROTO_TLS ? "tls" : "tcp";
-}
-
 static void
 log_connect(const struct stream_ctx *sc, const char *peername)
 {
 	struct logline ll;
 
 	log_begin(&ll, LOG_INFO, "connect");
-	log_kv(&ll, "proto", proto_name(sc->sc_proto));
+	log_kv(&ll, "proto", config_proto_name(sc->sc_proto));
 	log_kv(&ll, "peer", peername);
 	log_kv(&ll, "listener", sc->sc_name);
 	log_end(&ll);
@@ -94,7 +88,7 @@ log_refused(const struct stream_ctx *sc, const char *peername,
 	struct logline ll;
 
 	log_begin(&ll, LOG_WARNING, "refused");
-	log_kv(&ll, "proto", proto_name(sc->sc_proto));
+	log_kv(&ll, "proto", config_proto_name(sc->sc_proto));
 	log_kv(&ll, "peer", peername);
 	log_kv(&ll, "reason", reason);
 	log_end(&ll);
@@ -215,7 +209,7 @@ stream_serve(const struct stream_ctx *sc, int fd,
 		    &stream_stop, &stream_waitmask));
 
 	log_begin(&ll, LOG_INFO, "close");
-	log_kv(&ll, "proto", proto_name(sc->sc_proto));
+	log_kv(&ll, "proto", config_proto_name(sc->sc_proto));
 	log_kv(&ll, "peer", peername);
 	log_kvu(&ll, "duration_ms", (unsigned long long)(clock_ms() - start));
 	log_kvu(&ll, "bytes_in", c.c_bytes_in);

@@ -134,8 +134,24 @@ int	config_load_string(const char *text, const char *name,
 
 void	config_free(struct secho_config *cfg);
 
-/* Names for messages and logs: "tcp", "udp", "tls". */
-const char *config_proto_name(int proto);
+/*
+ * Names for messages and logs: "tcp", "udp", "tls".  Inline, so that
+ * libc-only code (stream.c in secho-spawn) has it without config.c.
+ */
+static inline const char *
+config_proto_name(int proto)
+{
+	switch (proto) {
+	case SECHO_PROTO_TCP:
+		return "tcp";
+	case SECHO_PROTO_UDP:
+		return "udp";
+	case SECHO_PROTO_TLS:
+		return "tls";
+	default:
+		return "?";
+	}
+}
 
 /* syslog facility / level by name; -1 when unknown. */
 int	config_facility_by_name(const char *name);
