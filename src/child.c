@@ -351,11 +351,12 @@ child_privs_free(struct privs *pv)
 
 /*
  * Close what belongs to the master (listeners, signalfd, pidfile, ...),
- * keeping fd, the report socket, stdio and the syslog connection; drop
- * privileges; set up signals.  Returns fd.
+ * keeping fd, stdio, the syslog connection and, when keep_report (PROXY
+ * children), the report socket; drop privileges; set up signals.
+ * Returns fd.
  */
 static int
-child_prepare(const struct child_env *env, int fd)
+child_prepare(const struct child_env *env, int fd, int keep_report)
 {
 	char err[256];
 	size_t i;
@@ -369,6 +370,8 @@ child_prepare(const struct child_env *env, int fd)
 	for (i = 0; i < sizeof(env->ce_close) / sizeof(env->ce_close[0]); i++)
 		if (env->ce_close[i] != -1 && env->ce_close[i] != fd)
 			close(env->ce_close[i]);
+	if (!keep_report && env->ce_report_fd != -1)
+		close(env->ce_report_fd);
 	if (child_drop_privileges(env->ce_privs, err, sizeof(err)) == -1) {
 		log_errx("child %ld: %s", (long)getpid(), err);
 		_exit(1);
@@ -383,6 +386,7 @@ tls_serve(const struct stream_ctx *sc, int fd, struct conn *c,
     const char *peername, struct stream_tls_result *r)
 {
 	struct logline ll;
+	const char *reason;
 	char err[256];
 
 	switch (tls_accept(sc->sc_tls_arg, fd, c, sc->sc_handshake_ms,
@@ -402,16 +406,11 @@ tls_serve(const struct stream_ctx *sc, int fd, struct conn *c,
 		return "tls-error";
 	}
 	r->tr_ok = 1;
-	r->tr_version = NULL;
-	r->tr_cipher = NULL;
-	r->tr_subject[0] = '\0';
-	{
-		const char *reason = echo_result_name(echo_run(c,
-		    sc->sc_idle_ms, &stream_stop, &stream_waitmask));
-		tls_conn_info(c, &r->tr_version, &r->tr_cipher,
-		    r->tr_subject, sizeof(r->tr_subject));
-		return reason;
-	}
+	reason = echo_result_name(echo_run(c, sc->sc_idle_ms, &stream_stop,
+	    &stream_waitmask));
+	tls_conn_info(c, &r->tr_version, &r->tr_cipher, r->tr_subject,
+	    sizeof(r->tr_subject));
+	return reason;
 }
 
 static void
@@ -428,7 +427,7 @@ child_stream_ctx(const struct child_env *env, const struct listener *l,
 	sc->sc_deny = &lc->lc_deny;
 	sc->sc_idle_ms = env->ce_cfg->idle_timeout * 1000;
 	sc->sc_handshake_ms = env->ce_cfg->handshake_timeout * 1000;
-	sc->sc_report_fd = env->ce_report_fd;
+	sc->sc_report_fd = lc->lc_proxy_protocol ? env->ce_report_fd : -1;
 	if (l->l_proto == SECHO_PROTO_TLS) {
 		sc->sc_tls_serve = tls_serve;
 		sc->sc_tls_free = tls_conn_free;
@@ -450,12 +449,9 @@ child_spawn_conn(const struct child_env *env, struct listener *l, int fd,
 	if (l->l_proto == SECHO_PROTO_TLS)
 		tlsmem_child();
 	/* peer is in the master's accept frame, which the child has too. */
-	fd = child_prepare(env, fd);
+	/* Only PROXY children report to the master. */
+	fd = child_prepare(env, fd, l->l_cfg->lc_proxy_protocol);
 	child_stream_ctx(env, l, &sc);
-	if (!sc.sc_proxy && env->ce_report_fd != -1) {
-		close(env->ce_report_fd);	/* only PROXY children report */
-		sc.sc_report_fd = -1;
-	}
 	stream_serve(&sc, fd, peer);
 	_exit(0);
 }
@@ -470,9 +466,7 @@ child_spawn_udp(const struct child_env *env, struct listener *l)
 	if (pid != 0)
 		return pid;
 	nofork_child();
-	fd = child_prepare(env, l->l_fd);
-	if (env->ce_report_fd != -1)
-		close(env->ce_report_fd);	/* a worker has nothing to report */
+	fd = child_prepare(env, l->l_fd, 0);
 	rc = udp_worker_run(fd, (unsigned)env->ce_cfg->udp_rate_per_host,
 	    l->l_counters, &stream_stop, &stream_waitmask);
 	_exit(rc == 0 ? 0 : 1);
