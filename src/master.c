@@ -90,6 +90,7 @@ struct master {
 	uint64_t		 spawn_acked;	/* requests answered so far */
 	long long		 spawn_progress; /* last answer or first wait */
 	struct orphan		 orphans[ORPHAN_MAX];
+	size_t			 norphans;	/* slots in use */
 	size_t			 orphan_next;	/* to overwrite when full */
 	/* refused-line rate limit */
 	long long		 refuse_window;
@@ -308,6 +309,28 @@ log_exit_status(const char *what, pid_t pid, int status)
 		    WEXITSTATUS(status));
 }
 
+/*
+ * A worker or the spawner ended: count it as failing when it lived less
+ * than WORKER_QUICK_MS, and return the delay before the restart, growing
+ * while it keeps failing (inetd): 0, 0, 0.5, 1, 2 ... 60 s.
+ */
+static long long
+restart_delay(int *failures, long long started, long long now)
+{
+	int n;
+
+	if (now - started < WORKER_QUICK_MS)
+		(*failures)++;
+	else
+		*failures = 0;
+	if (*failures <= 1)
+		return 0;
+	n = *failures - 2;
+	if (n > 7)
+		return WORKER_MAX_DELAY;
+	return 500LL << n > WORKER_MAX_DELAY ? WORKER_MAX_DELAY : 500LL << n;
+}
+
 /* ---- the plain TCP spawner ---- */
 
 static void handle_report(struct master *m, const struct child_report *rep);
@@ -342,7 +365,8 @@ orphan_slot(struct master *m, pid_t pid)
 		o = &m->orphans[m->orphan_next++ % ORPHAN_MAX];
 		log_warnx("forgetting what child %ld did: too many children "
 		    "the spawner has not named yet", (long)o->o_pid);
-	}
+	} else
+		m->norphans++;
 	memset(o, 0, sizeof(*o));
 	o->o_pid = pid;
 	return o;
@@ -400,12 +424,13 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 		log_errx("out of memory in the child table");
 	if (m->kill_deadline)	/* the others were told to stop already */
 		kill(c.ch_pid, SIGTERM);
-	for (i = 0; i < ORPHAN_MAX; i++) {
+	for (i = 0; m->norphans > 0 && i < ORPHAN_MAX; i++) {
 		struct orphan o = m->orphans[i];
 
 		if (o.o_pid != c.ch_pid)
 			continue;
 		m->orphans[i].o_pid = 0;
+		m->norphans--;
 		if (o.o_reported)
 			handle_report(m, &o.o_rep);
 		if (o.o_exited)
@@ -416,8 +441,10 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 	 * read after its child was reaped, a child of a killed spawner); its
 	 * pid must not match a later child.
 	 */
-	if (!spawns_outstanding(m))
+	if (m->norphans > 0 && !spawns_outstanding(m)) {
 		memset(m->orphans, 0, sizeof(m->orphans));
+		m->norphans = 0;
+	}
 }
 
 /* The spawner is gone: what it did not answer is lost. */
@@ -477,7 +504,7 @@ static void
 spawner_exited(struct master *m, int status)
 {
 	struct spawner *sp = &m->spawner;
-	long long now = clock_ms(), delay = 0;
+	long long now = clock_ms(), delay;
 
 	read_reports(m);	/* its last answers */
 	if (!m->stopping) {
@@ -494,16 +521,7 @@ spawner_exited(struct master *m, int status)
 	sp->sp_pid = 0;
 	if (m->stopping)
 		return;
-	if (now - sp->sp_started < WORKER_QUICK_MS)
-		sp->sp_failures++;
-	else
-		sp->sp_failures = 0;
-	if (sp->sp_failures > 1) {
-		delay = 500LL << (sp->sp_failures - 2 > 7 ? 7 :
-		    sp->sp_failures - 2);
-		if (delay > WORKER_MAX_DELAY)
-			delay = WORKER_MAX_DELAY;
-	}
+	delay = restart_delay(&sp->sp_failures, sp->sp_started, now);
 	log_warnx("restarting secho-spawn in %lld ms; until then the master "
 	    "forks plain TCP children", delay);
 	sp->sp_respawn_at = now + delay;
@@ -592,17 +610,8 @@ reap(struct master *m)
 			if (m->stopping)
 				break;
 			log_exit_status("UDP worker", pid, status);
-			/* Back off a worker that keeps dying (inetd). */
-			if (now - l->l_worker_started < WORKER_QUICK_MS)
-				l->l_worker_failures++;
-			else
-				l->l_worker_failures = 0;
-			delay = 0;
-			if (l->l_worker_failures > 1) {
-				delay = 500LL << (l->l_worker_failures - 2);
-				if (delay > WORKER_MAX_DELAY)
-					delay = WORKER_MAX_DELAY;
-			}
+			delay = restart_delay(&l->l_worker_failures,
+			    l->l_worker_started, now);
 			log_warnx("restarting the UDP worker of %s in %lld ms",
 			    l->l_name, delay);
 			l->l_respawn_at = now + delay;

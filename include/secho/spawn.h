@@ -88,7 +88,7 @@ struct spawner {
 	int		sp_fd;		/* master's end, -1 */
 	uint64_t	sp_seq;		/* last request */
 	long long	sp_started;	/* ms */
-	unsigned	sp_failures;	/* quick deaths in a row */
+	int		sp_failures;	/* quick deaths in a row */
 	long long	sp_respawn_at;	/* ms, 0 none */
 	char		sp_path[4096];	/* "" when there is none */
 };
