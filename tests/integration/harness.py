@@ -916,6 +916,28 @@ def wait_tcp_echo(host, port, timeout=IO_TIMEOUT):
     return wait_until(ok, timeout, 0.1)
 
 
+def not_served(s, timeout=10):
+    """True when the connection s is closed by the server without echoing
+    (EOF or reset); False when anything comes back; None on timeout (the
+    connection was neither served nor closed)."""
+    s.settimeout(timeout)
+    try:
+        s.sendall(b"x")
+        got = s.recv(10)
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return None
+    return got == b""
+
+
+def stats(d, timeout=10):
+    """SIGUSR1, and the `stats` line it brings."""
+    mark = d.mark()
+    d.signal(signal.SIGUSR1)
+    return d.wait_event("stats", timeout, start=mark)
+
+
 def try_echo(host, port, data=b"ping", timeout=5):
     """True when a TCP echo round trip of data works (errors are False)."""
     try:

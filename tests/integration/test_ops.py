@@ -35,27 +35,6 @@ def pingpong(testcase, s, msg):
     testcase.assertEqual(h.recv_exact(s, len(msg)), msg)
 
 
-def not_served(s, timeout=10):
-    """True when the connection s is closed by the server without echoing
-    (EOF or reset); False when anything comes back; None on timeout (the
-    connection was neither served nor closed)."""
-    s.settimeout(timeout)
-    try:
-        s.sendall(b"x")
-        got = s.recv(10)
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return None
-    return got == b""
-
-
-def stats(d, timeout=10):
-    mark = d.mark()
-    d.signal(signal.SIGUSR1)
-    return d.wait_event("stats", timeout, start=mark)
-
-
 class OpsLimits(h.SechoTestCase):
     def test_refused_flood_bounded_log_and_recovery(self):
         """300 connections over max_connections: all refused at once, at
@@ -75,7 +54,7 @@ class OpsLimits(h.SechoTestCase):
             burst = [h.tcp_connect("127.0.0.1", p, 20) for _ in range(50)]
             for s in burst:
                 with s:
-                    outcomes.append(not_served(s))
+                    outcomes.append(h.not_served(s))
         flood_s = time.monotonic() - t0
         self.assertEqual(outcomes.count(True), 300,
                          "connections over max_connections not closed at once "
@@ -87,7 +66,7 @@ class OpsLimits(h.SechoTestCase):
         c = h.tcp_connect("127.0.0.1", p)
         with c:
             last_peer = h.sock_addr_text(c.getsockname())
-            self.assertTrue(not_served(c))
+            self.assertTrue(h.not_served(c))
         d.wait_event("refused", start=mark, peer=last_peer)
         time.sleep(0.2)
         lines = d.events("refused", start=mark)
@@ -109,7 +88,7 @@ class OpsLimits(h.SechoTestCase):
                       "the line after the flood carries suppressed=: " + lines[-1]["_line"])
         # responsive: stats at once, counting every refusal
         t1 = time.monotonic()
-        ev = stats(d, 10)
+        ev = h.stats(d, 10)
         self.assertLess(time.monotonic() - t1, 5, "stats line late after the flood")
         self.assertEqual(ev.get("refused_total"), "301", ev["_line"])
         self.assertEqual(ev.get("active"), "2", ev["_line"])
@@ -157,7 +136,7 @@ class OpsChildrenKilled(h.SechoTestCase):
         self.assertTrue(d.alive(), "the master died with its children")
         self.assertTrue(h.wait_until(lambda: not d.zombies() and not d.live_children(), 10),
                         "killed children not reaped: %r" % d.children())
-        self.assertEqual(stats(d).get("active"), "0", d.tail())
+        self.assertEqual(h.stats(d).get("active"), "0", d.tail())
         # exactly max_connections new clients, held at the same time
         c1, c2 = h.tcp_connect("127.0.0.1", p), h.tcp_connect("127.0.0.1", p)
         for s in (c1, c2):
@@ -166,9 +145,9 @@ class OpsChildrenKilled(h.SechoTestCase):
         c3 = h.tcp_connect("127.0.0.1", p)
         with c3:
             peer = h.sock_addr_text(c3.getsockname())
-            self.assertTrue(not_served(c3), "a third client served with max_connections = 2")
+            self.assertTrue(h.not_served(c3), "a third client served with max_connections = 2")
         d.wait_event("refused", start=mark, peer=peer, reason="max-connections")
-        self.assertEqual(stats(d).get("active"), "2")
+        self.assertEqual(h.stats(d).get("active"), "2")
         self.assertEqual(d.events("close", start=mark), [],
                          "a SIGKILLed child cannot log a close line; nobody else may")
 
@@ -203,11 +182,11 @@ class OpsChildrenKilled(h.SechoTestCase):
         # and the per-host limit still holds for both hosts
         c = h.tcp_connect("127.0.0.1", p)
         with c:
-            self.assertTrue(not_served(c))
+            self.assertTrue(h.not_served(c))
         c = h.tcp_connect("127.0.0.1", q)
         with c:
             c.sendall(hdr % (1002, q))
-            self.assertTrue(not_served(c))
+            self.assertTrue(h.not_served(c))
         d.wait_event("refused", peer="192.0.2.7:1002", reason="max-per-host")
 
 
@@ -303,7 +282,7 @@ class OpsFileDescriptors(h.SechoTestCase):
         while time.monotonic() - t0 < 2.0 or len(results) < 4:
             c = h.tcp_connect("127.0.0.1", p)
             with c:
-                results.append(not_served(c, 10))
+                results.append(h.not_served(c, 10))
             time.sleep(0.2)
             if len(results) > 40:
                 break
@@ -331,7 +310,7 @@ class OpsFileDescriptors(h.SechoTestCase):
         mark = d.mark()
         c = h.tcp_connect("127.0.0.1", p)
         with c:
-            self.assertIs(not_served(c, 10), True, "second shortage: client not closed at once")
+            self.assertIs(h.not_served(c, 10), True, "second shortage: client not closed at once")
         d.wait_event("warning", 10, start=mark, msg=lambda m: "out of file descriptors" in m)
 
     def starve(self, d):
@@ -363,7 +342,7 @@ class OpsFileDescriptors(h.SechoTestCase):
                         "master used %.2fs CPU in %.1fs with a client it cannot accept (busy loop)"
                         % (cpu, elapsed))
         self.assertTrue(d.alive())
-        ev = stats(d)      # still answers signals
+        ev = h.stats(d)      # still answers signals
         self.assertEqual(ev.get("active"), "0", ev["_line"])
         self.set_nofile(d.pid, soft, hard)
         # the waiting client is served or closed; a new one is served
@@ -400,7 +379,7 @@ class OpsFileDescriptors(h.SechoTestCase):
         self.exhaust(d)
         c2 = h.tcp_connect("127.0.0.1", p)
         with c2:
-            self.assertIs(not_served(c2, 5), True,
+            self.assertIs(h.not_served(c2, 5), True,
                           "after a total shortage the spare descriptor is gone: the next "
                           "shortage leaves clients hanging (master fds %r)" % fds)
 
