@@ -116,24 +116,29 @@ set_events(struct conn *c, uint32_t events)
 
 /* >0 bytes, 0 EOF or error (close), -1 wants read, -2 wants write */
 static ssize_t
+ssl_result(struct conn *c, int r)
+{
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		return -2;
+	default:
+		ERR_clear_error();
+		return 0;
+	}
+}
+
+/* The same, for the socket or its TLS session. */
+static ssize_t
 c_read(struct conn *c, void *buf, size_t len)
 {
 	ssize_t n;
 
-	if (c->ssl) {
-		int r = SSL_read(c->ssl, buf, (int)len);
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-			return -1;
-		case SSL_ERROR_WANT_WRITE:
-			return -2;
-		default:
-			ERR_clear_error();
-			return 0;
-		}
-	}
+	if (c->ssl)
+		return ssl_result(c, SSL_read(c->ssl, buf, (int)len));
 	n = read(c->fd, buf, len);
 	if (n >= 0)
 		return n;
@@ -147,20 +152,8 @@ c_write(struct conn *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
-	if (c->ssl) {
-		int r = SSL_write(c->ssl, buf, (int)len);
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-			return -1;
-		case SSL_ERROR_WANT_WRITE:
-			return -2;
-		default:
-			ERR_clear_error();
-			return 0;
-		}
-	}
+	if (c->ssl)
+		return ssl_result(c, SSL_write(c->ssl, buf, (int)len));
 	n = send(c->fd, buf, len, MSG_NOSIGNAL);
 	if (n >= 0)
 		return n;

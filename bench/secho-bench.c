@@ -356,28 +356,27 @@ ssl_errors(struct conn *c, const char *what, uint64_t now)
 #define IO_BLOCK (-1)
 #define IO_ERR	 (-2)
 
+/* What SSL_read/SSL_write returned, as above (reading: a close_notify is EOF). */
 static ssize_t
-io_read(struct conn *c, void *buf, size_t len)
+ssl_result(struct conn *c, int r, int reading)
 {
-	ssize_t n;
-
-	if (c->ssl) {
-		int r = SSL_read(c->ssl, buf, (int)len);
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			return IO_BLOCK;
-		case SSL_ERROR_ZERO_RETURN:
-			return 0;
-		default:
-			return IO_ERR;
-		}
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return IO_BLOCK;
+	case SSL_ERROR_ZERO_RETURN:
+		return reading ? 0 : IO_ERR;
+	default:
+		return IO_ERR;
 	}
-	do
-		n = recv(c->fd, buf, len, 0);
-	while (n == -1 && errno == EINTR);
+}
+
+/* What recv/send returned (n, errno), as above. */
+static ssize_t
+sock_result(ssize_t n)
+{
 	if (n >= 0)
 		return n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -386,30 +385,29 @@ io_read(struct conn *c, void *buf, size_t len)
 }
 
 static ssize_t
+io_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->ssl)
+		return ssl_result(c, SSL_read(c->ssl, buf, (int)len), 1);
+	do
+		n = recv(c->fd, buf, len, 0);
+	while (n == -1 && errno == EINTR);
+	return sock_result(n);
+}
+
+static ssize_t
 io_write(struct conn *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
-	if (c->ssl) {
-		int r = SSL_write(c->ssl, buf, (int)len);
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			return IO_BLOCK;
-		default:
-			return IO_ERR;
-		}
-	}
+	if (c->ssl)
+		return ssl_result(c, SSL_write(c->ssl, buf, (int)len), 0);
 	do
 		n = send(c->fd, buf, len, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return IO_BLOCK;
-	return IO_ERR;
+	return sock_result(n);
 }
 
 static void
