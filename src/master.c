@@ -546,24 +546,19 @@ spawner_watch(struct master *m)
 	m->spawn_progress = clock_ms();	/* once; the reaper does the rest */
 }
 
-/* Stop the spawner at exit: it leaves on end of file. */
+/*
+ * Stop the spawner at exit.  It holds nothing of its own (its children
+ * are the master's, and gone by now): no grace period needed.
+ */
 static void
 spawner_stop(struct master *m)
 {
-	int i, status;
-
 	spawner_close(&m->spawner);
 	if (m->spawner.sp_pid == 0)
 		return;
-	for (i = 0; i < 200; i++) {
-		if (waitpid(m->spawner.sp_pid, &status, WNOHANG) != 0)
-			break;
-		usleep(10000);
-	}
-	if (i == 200) {
-		kill(m->spawner.sp_pid, SIGKILL);
-		waitpid(m->spawner.sp_pid, &status, 0);
-	}
+	kill(m->spawner.sp_pid, SIGKILL);
+	while (waitpid(m->spawner.sp_pid, NULL, 0) == -1 && errno == EINTR)
+		;
 	m->spawner.sp_pid = 0;
 }
 
