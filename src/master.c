@@ -1190,6 +1190,12 @@ run_loop(struct master *m)
 						reload(m);
 					break;
 				case SIGUSR1:
+					/*
+					 * The signalfd hands USR1 before a
+					 * pending CHLD: children that already
+					 * ended are not active (as at shutdown).
+					 */
+					reap(m);
 					log_stats(m);
 					break;
 				case SIGTERM:
