@@ -110,6 +110,7 @@ check: deps check-docs
 	@$(MAKE) --no-print-directory $(BIN) $(SPAWN) $(UNIT_BINS)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory bench-smoke
 
 install: $(BIN) $(SPAWN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)

@@ -9,7 +9,23 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=$ROOT/build/bench/secho-bench
 SECHO=${SECHO_BIN:-$ROOT/build/secho}
-P=${BENCH_PORT:-27300}
+# A random free high port P (TCP and UDP) with P + 1 free for TLS, unless
+# BENCH_PORT names one.
+P=${BENCH_PORT:-$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 59000)
+    try:
+        for port, kind in ((p, socket.SOCK_STREAM), (p + 1, socket.SOCK_STREAM), (p, socket.SOCK_DGRAM)):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", port))
+            s.close()
+    except OSError:
+        continue
+    print(p)
+    break
+')}
+[ -n "$P" ] || { echo "smoke: no free port found" >&2; exit 1; }
 for f in "$BIN" "$SECHO" certs/server.pem certs/ca.pem; do
 	[ -e "$f" ] || { echo "smoke: $f is missing" >&2; exit 1; }
 done
@@ -35,8 +51,15 @@ listeners = (
 EOF
 "$SECHO" -f -c "$T/secho.cfg" 2>"$T/secho.log" &
 SP=$!
-sleep 0.5
-kill -0 "$SP" 2>/dev/null || { cat "$T/secho.log" >&2; exit 1; }
+# Up once the TCP listener answers (all are bound before it accepts);
+# bounded: 20 s.
+i=0
+until python3 -c "import socket; socket.create_connection(('127.0.0.1', $P), 1).close()" 2>/dev/null; do
+	kill -0 "$SP" 2>/dev/null || { cat "$T/secho.log" >&2; exit 1; }
+	i=$((i + 1))
+	[ $i -le 200 ] || { echo "smoke: secho did not start" >&2; exit 1; }
+	sleep 0.1
+done
 
 fail=0
 run() {	# port args...
