@@ -4,7 +4,7 @@
 #                   spawner; installed in LIBEXECDIR, compiled into secho:
 #                   give the same PREFIX/LIBEXECDIR to make and make install)
 #   make run        serve conf/secho-dev.cfg in the foreground (loopback)
-#   make check      unit tests (cmocka) and end-to-end tests
+#   make check      unit tests (cmocka), end-to-end tests, secho-bench smoke
 #   make check SANITIZE=1   the same with ASan + UBSan (objects in build/san)
 #   make install    DESTDIR= PREFIX=/usr
 #   make deps       install missing build and test packages (apt-get)
