@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -344,6 +345,68 @@ test_idle_hook_once_per_quiet_spell(void **state)
 	close(fd);
 }
 
+static long
+rss_anon_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "RssAnon: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	assert_true(kib >= 0);
+	return kib;
+}
+
+/*
+ * A quiet spell with bytes waiting keeps them (the client reads them back
+ * intact); one with an empty buffer gives the buffer's pages back.
+ */
+static void
+test_idle_releases_empty_buffer_only(void **state)
+{
+	size_t len = 250 * 1024, got = 0;
+	unsigned char *in = malloc(len), *out = malloc(len);
+	struct server s;
+	long full, emptied;
+	int fd, one = 1;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(in);
+	assert_non_null(out);
+	fill_random(in, len, 7);
+	memset(out, 0, len);
+	idle_calls = 0;
+	fd = start_server(&s, 0, &idle_ops);
+	/* small socket buffers: the bytes wait in the echo buffer */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &one,
+	    sizeof(one)), 0);
+	assert_int_equal(setsockopt(s.c.c_fd, SOL_SOCKET, SO_SNDBUF, &one,
+	    sizeof(one)), 0);
+	assert_int_equal(send(fd, in, len, 0), (ssize_t)len);
+	usleep((ECHO_IDLE_MS * 3 + 100) * 1000);
+	assert_int_equal(idle_calls, 1);	/* quiet, bytes waiting */
+	full = rss_anon_kib();
+	while (got < len && (n = recv(fd, out + got, len - got, 0)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, len);
+	assert_memory_equal(in, out, len);
+	usleep((ECHO_IDLE_MS * 3 + 100) * 1000);
+	assert_int_equal(idle_calls, 2);	/* quiet, buffer empty */
+	emptied = rss_anon_kib();
+	assert_true(full - emptied >= 128);
+	shutdown(fd, SHUT_WR);
+	pthread_join(s.th, NULL);
+	assert_int_equal(s.result, ECHO_EOF);
+	close(fd);
+	free(in);
+	free(out);
+}
+
 /* The hook does not delay the idle time-out. */
 static void
 test_idle_hook_keeps_idle_timeout(void **state)
@@ -597,6 +660,7 @@ main(void)
 		cmocka_unit_test(test_result_names),
 		cmocka_unit_test(test_idle_hook_once_per_quiet_spell),
 		cmocka_unit_test(test_idle_hook_keeps_idle_timeout),
+		cmocka_unit_test(test_idle_releases_empty_buffer_only),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
