@@ -26,7 +26,8 @@
  *    give the master's blocks back (free would write to their pages and
  *    malloc's lists); they go when the child exits.  Large free blocks
  *    (record buffers, the handshake buffer) hand their pages back to the
- *    kernel when the connection goes idle (tlsmem_idle).
+ *    kernel when the connection goes idle (tlsmem_idle), and so do the
+ *    pages at the free end of the small blocks.
  *
  * All arenas are the same small allocator: size classes with LIFO free
  * lists, carved in order from one reserved range made writable as it
@@ -241,8 +242,7 @@ tm_release(struct tm_arena *a, void *p)
 
 	f->f_next = a->a_free[h->h_class];
 	a->a_free[h->h_class] = f;
-	if (a->a_pages)
-		a->a_untrimmed = 1;
+	a->a_untrimmed = 1;
 }
 
 /*
@@ -382,6 +382,40 @@ tlsmem_child(void)
 }
 
 /*
+ * The packed arena: free blocks that end where the carving does are
+ * carved again later instead (a_brk moves down), and the whole pages above
+ * the new end go back.  A child's short-lived handshake blocks are often
+ * the last ones carved.  Bounded: a few blocks per quiet spell.
+ */
+static void
+tm_trim_top(struct tm_arena *a, uintptr_t pg)
+{
+	struct tm_free **pp, *f;
+	uintptr_t lo;
+	int c, n, found = 1;
+
+	for (n = 0; n < 256 && found; n++) {
+		found = 0;
+		for (c = 0; c < TM_NCLASS && !found; c++) {
+			for (pp = &a->a_free[c]; (f = *pp) != NULL;
+			    pp = &f->f_next) {
+				if ((char *)f - TM_HDR + tm_sizes[c] != a->a_brk)
+					continue;
+				*pp = f->f_next;
+				a->a_brk = (char *)f - TM_HDR;
+				found = 1;
+				break;
+			}
+		}
+	}
+	lo = ((uintptr_t)a->a_brk + pg - 1) & ~(pg - 1);
+	if ((uintptr_t)a->a_top > lo)
+		(void)madvise((void *)lo, (uintptr_t)a->a_top - lo,
+		    MADV_DONTNEED);
+	a->a_untrimmed = 0;
+}
+
+/*
  * Free blocks of the page arena give all their pages back; the arena
  * remembers them (tm_cold) until they are reused.  When it cannot
  * remember more, the rest stay as they are: memory, not correctness.
@@ -394,7 +428,11 @@ tlsmem_idle(void)
 	char *blk;
 	int c;
 
-	if (!tm_on || !a->a_untrimmed)
+	if (!tm_on)
+		return;
+	if (tm_child.a_untrimmed)
+		tm_trim_top(&tm_child, tm_big.a_pages);
+	if (!a->a_untrimmed)
 		return;
 	for (c = 0; c < TM_NCLASS; c++) {
 		while ((f = a->a_free[c]) != NULL && a->a_ncold < TM_NCOLD) {

@@ -215,6 +215,59 @@ test_idle_trim(void **state)
 	in_child(child_idle_trim);
 }
 
+/*
+ * Small blocks freed at the end of the packed arena: at idle the carving
+ * moves back over them and the pages above go back; the blocks still in
+ * use keep their bytes, and the space is carved again.
+ */
+static int
+child_trim_top(void)
+{
+	unsigned char *p[120], *q;
+	long before, after;
+	uintptr_t lo, hi;
+	int i;
+
+	tlsmem_child();
+	for (i = 0; i < 120; i++) {
+		if ((p[i] = OPENSSL_malloc(200)) == NULL)
+			return 1;
+		fill(p[i], 200, (unsigned)i);
+	}
+	lo = (uintptr_t)p[0];
+	hi = (uintptr_t)p[119] + 200;
+	if (hi - lo < 5 * 4096)
+		return 2;	/* not packed */
+	for (i = 10; i < 120; i += 2)	/* in any order */
+		OPENSSL_free(p[i]);
+	for (i = 119; i > 10; i -= 2)
+		OPENSSL_free(p[i]);
+	before = rss_kb(lo, hi) / 4;
+	tlsmem_idle();
+	after = rss_kb(lo, hi) / 4;
+	if (before < 6 || after > 1)
+		return 3;
+	for (i = 0; i < 10; i++)
+		if (!check(p[i], 200, (unsigned)i))
+			return 4;
+	if ((q = OPENSSL_malloc(200)) == NULL)
+		return 5;
+	if ((uintptr_t)q >= (uintptr_t)p[10] + 4096)
+		return 6;	/* the freed end is carved again */
+	memset(q, 1, 200);
+	OPENSSL_free(q);
+	for (i = 0; i < 10; i++)
+		OPENSSL_free(p[i]);
+	return 0;
+}
+
+static void
+test_trim_top(void **state)
+{
+	(void)state;
+	in_child(child_trim_top);
+}
+
 /* A large block does not push the small ones apart. */
 static int
 child_small_packed(void)
@@ -250,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_child_arena_churn),
 		cmocka_unit_test(test_master_blocks_in_child),
 		cmocka_unit_test(test_idle_trim),
+		cmocka_unit_test(test_trim_top),
 		cmocka_unit_test(test_small_packed),
 	};
 

@@ -8,7 +8,10 @@
 int	tlsmem_init(void);
 /* In a TLS connection child, right after fork: its own arena. */
 void	tlsmem_child(void);
-/* The connection is idle: give large free blocks' pages back. */
+/*
+ * The connection is idle: large free blocks give their pages back, and so
+ * does the free end of the small blocks' arena.
+ */
 void	tlsmem_idle(void);
 
 #endif
