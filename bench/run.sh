@@ -110,14 +110,13 @@ mem_kib() {
 	echo "$pss $pte $n"
 }
 
-cleanup() {
-	trap - EXIT INT TERM
+# Stop every server started so far, and their children, by PID.
+stop_servers() {
 	all=""
-	[ -n "$BENCHPID" ] && kill -TERM "$BENCHPID" 2>/dev/null
-	[ -n "$PIDS" ] && all=$(tree $PIDS)
+	for p in $PIDS; do all="$all $(tree "$p")"; done
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null || :; done
 	i=0
-	while [ $i -lt 20 ]; do
+	while [ $i -lt 30 ]; do
 		alive=""
 		for p in $all; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
 		[ -z "$alive" ] && break
@@ -125,6 +124,14 @@ cleanup() {
 		i=$((i + 1))
 	done
 	for p in $all; do kill -KILL "$p" 2>/dev/null || :; done
+	for p in $PIDS; do wait "$p" 2>/dev/null || :; done
+	PIDS=""
+}
+
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$BENCHPID" ] && kill -TERM "$BENCHPID" 2>/dev/null
+	stop_servers
 	wait 2>/dev/null || :
 	rm -rf "$T"
 }
@@ -225,27 +232,44 @@ stunnel_conf() {	# NAME then service lines
 	echo "$f"
 }
 
+ALLSERVERS="secho xinetd tcpserver socat stunnel stunnel-exec ceiling"
+
 # ---- servers ----
+# start_server NAME: one server (stunnel with its back end)
+start_server() {
+	case $1 in
+	secho) start secho "$SECHO" -f -c "$T/secho.cfg" ;;
+	xinetd) start xinetd xinetd -f "$T/xinetd.conf" -dontfork -pidfile "$T/xinetd.pid" ;;
+	# -HRl0: no DNS or ident look-ups (there is no resolver here, and
+	# nobody benchmarks those); -b: a listen backlog like the others'
+	# (default 20).
+	tcpserver) start tcpserver tcpserver -HRl0 -b 1024 -c 1000 127.0.0.1 "$TCPSRV" cat ;;
+	# backlog: socat's default of 5 drops SYNs (1 s retransmits) at c=16.
+	socat)
+		start socat_tcp socat "TCP-LISTEN:$SOCAT_TCP,fork,reuseaddr,bind=127.0.0.1,backlog=1024" PIPE
+		start socat_tls socat "OPENSSL-LISTEN:$SOCAT_TLS,fork,reuseaddr,bind=127.0.0.1,backlog=1024,cert=$CERT,key=$KEY,verify=0" PIPE
+		start socat_udp socat "UDP-RECVFROM:$SOCAT_UDP,fork,bind=127.0.0.1" PIPE ;;
+	# stunnel (threads) in front of tcpserver+cat, and stunnel's
+	# inetd-like mode (a process per connection running cat).
+	stunnel)
+		start stunnel_back tcpserver -HRl0 -b 1024 -c 1000 127.0.0.1 "$STUNNEL_BACK" cat
+		start stunnel stunnel4 "$(stunnel_conf stunnel "$STUNNEL" "connect = 127.0.0.1:$STUNNEL_BACK")" ;;
+	stunnel-exec) start stunnel_exec stunnel4 "$(stunnel_conf stunnel-exec "$STUNNEL_EXEC" "exec = /bin/cat" "execArgs = cat")" ;;
+	ceiling) start ceiling "$BIN/ceiling" -a 127.0.0.1 -p "$CEIL_TCP" -P "$CEIL_TLS" -u "$CEIL_UDP" -c "$CERT" -k "$KEY" ;;
+	esac
+}
+
+# Wait until the servers started since the last stop_servers listen.
+servers_up() {
+	sleep 1.5
+	for p in $PIDS; do
+		kill -0 "$p" 2>/dev/null || { cat "$T"/*.log >&2; die "a server did not start (PID $p)"; }
+	done
+}
+
 say "starting the servers in $T"
-start secho "$SECHO" -f -c "$T/secho.cfg"
-start xinetd xinetd -f "$T/xinetd.conf" -dontfork -pidfile "$T/xinetd.pid"
-# -HRl0: no DNS or ident look-ups (there is no resolver here, and nobody
-# benchmarks those); -b: a listen backlog like the others' (default 20).
-start tcpserver tcpserver -HRl0 -b 1024 -c 1000 127.0.0.1 "$TCPSRV" cat
-# backlog: socat's default of 5 drops SYNs (1 s retransmits) at c=16.
-start socat_tcp socat "TCP-LISTEN:$SOCAT_TCP,fork,reuseaddr,bind=127.0.0.1,backlog=1024" PIPE
-start socat_tls socat "OPENSSL-LISTEN:$SOCAT_TLS,fork,reuseaddr,bind=127.0.0.1,backlog=1024,cert=$CERT,key=$KEY,verify=0" PIPE
-start socat_udp socat "UDP-RECVFROM:$SOCAT_UDP,fork,bind=127.0.0.1" PIPE
-# stunnel (threads) in front of tcpserver+cat, and stunnel's inetd-like
-# mode (a process per connection running cat).
-start stunnel_back tcpserver -HRl0 -b 1024 -c 1000 127.0.0.1 "$STUNNEL_BACK" cat
-start stunnel stunnel4 "$(stunnel_conf stunnel "$STUNNEL" "connect = 127.0.0.1:$STUNNEL_BACK")"
-start stunnel_exec stunnel4 "$(stunnel_conf stunnel-exec "$STUNNEL_EXEC" "exec = /bin/cat" "execArgs = cat")"
-start ceiling "$BIN/ceiling" -a 127.0.0.1 -p "$CEIL_TCP" -P "$CEIL_TLS" -u "$CEIL_UDP" -c "$CERT" -k "$KEY"
-sleep 1.5
-for p in $PIDS; do
-	kill -0 "$p" 2>/dev/null || { cat "$T"/*.log >&2; die "a server did not start (PID $p)"; }
-done
+for s in $ALLSERVERS; do start_server "$s"; done
+servers_up
 
 # server proto -> "port roots"
 endpoint() {
@@ -268,7 +292,6 @@ endpoint() {
 	esac
 }
 
-ALLSERVERS="secho xinetd tcpserver socat stunnel stunnel-exec ceiling"
 servers_for() {		# proto
 	case $1 in
 	tcp) l="secho xinetd tcpserver socat ceiling" ;;
@@ -366,11 +389,18 @@ $WORKLOADS
 EOF
 
 # ---- memory per idle connection ----
+# Each server alone: PSS splits a shared page among all the processes that
+# map it, so with the other servers (and their libssl, libcrypto, libc)
+# running, the 50 new processes of a forking server would be charged a
+# larger share of library pages that cost no new memory.
 MEMSETS="secho/tcp xinetd/tcp tcpserver/tcp socat/tcp ceiling/tcp secho/tls socat/tls stunnel/tls stunnel-exec/tls ceiling/tls"
 if selected mem; then
+	stop_servers
 	for sp in $MEMSETS; do
 		s=${sp%/*} proto=${sp#*/}
 		[ -z "$SERVERS" ] || case " $SERVERS " in *" $s "*) ;; *) continue ;; esac
+		start_server "$s"
+		servers_up
 		ep=$(endpoint "$s" "$proto")
 		port=${ep%% *}
 		roots=${ep#* }
@@ -403,6 +433,7 @@ if selected mem; then
 			echo "$s $proto 0 - - $b_n $l_n" >>"$RES/mem"
 		fi
 		say "mem $s/$proto: $(tail -1 "$RES/mem")"
+		stop_servers
 	done
 fi
 
@@ -531,7 +562,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 		echo
 		echo "## Memory per idle connection"
 		echo
-		echo "50 idle connections (one 64-byte echo each, TLS handshake done): PSS of all the serving processes (smaps_rollup) minus the PSS before, divided by 50; page tables (VmPTE) likewise, beside it. Target: ≤ 64 KiB plain, ≤ 128 KiB TLS (PSS)."
+		echo "50 idle connections (one 64-byte echo each, TLS handshake done), each server running alone (no other server mapping the same libraries): PSS of all the serving processes (smaps_rollup) minus the PSS before, divided by 50; page tables (VmPTE) likewise, beside it. Target: ≤ 64 KiB plain, ≤ 128 KiB TLS (PSS)."
 		echo
 		echo "| server | proto | PSS KiB/conn | page tables KiB/conn | processes idle → loaded | target met |"
 		echo "|---|---|---:|---:|---|---|"
