@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "secho/config.h"
 #include "secho/master.h"
@@ -45,6 +46,25 @@ version(void)
 	    OpenSSL_version(OPENSSL_VERSION), OPENSSL_VERSION_TEXT);
 	printf("libconfig: %d.%d.%d\n", LIBCONFIG_VER_MAJOR,
 	    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+}
+
+/*
+ * Descriptors inherited from whoever started us (a shell, a script, a
+ * supervisor) are none of ours, and every connection's process would carry
+ * them on: close all but stdin, stdout and stderr before opening anything.
+ */
+static void
+close_inherited(void)
+{
+	long fd, max;
+
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		(void)close((int)fd);
 }
 
 /* -t: the same load path as a start, certificates and keys included. */
@@ -94,6 +114,7 @@ main(int argc, char *argv[])
 	char *errs = NULL;
 	int ch, check = 0, rc;
 
+	close_inherited();
 	/* Before OpenSSL's first allocation (tlsmem.c says why). */
 	(void)tlsmem_init();
 	memset(&opts, 0, sizeof(opts));

@@ -563,9 +563,10 @@ class Secho:
 
     def __init__(self, tmp, listeners=None, daemon=None, log=None, limits=None,
                  tls=None, text=None, args=("-f", "-e"), pidfile=True,
-                 cfgname="secho.cfg", env=None):
+                 cfgname="secho.cfg", env=None, pass_fds=()):
         self.tmp = tmp
         self.env = env
+        self.pass_fds = tuple(pass_fds)
         self.args = list(args)
         self.cfg = tmp.file(cfgname)
         self.pidfile = None
@@ -610,7 +611,8 @@ class Secho:
             env.update(self.env)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     start_new_session=True, env=env)
+                                     start_new_session=True, env=env,
+                                     pass_fds=self.pass_fds)
         _popen_pids.add(self.proc.pid)
         self.out = Output(self.proc)
         n = len(self.listeners) if wait_listening is None else wait_listening

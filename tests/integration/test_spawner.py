@@ -89,6 +89,56 @@ class Spawner(h.SechoTestCase):
         self.assertEqual(ppid(kid), d.pid)
         self.assertIn("libcrypto", maps(kid))
 
+    def test_inherited_descriptors_go_nowhere(self):
+        """A descriptor that whoever started secho left open (here a file
+        and a socket) is closed at start: neither the master nor the
+        spawner, a plain or TLS connection's process, a master-forked
+        plain one or the UDP worker holds it."""
+        ca, cert, key = h.repo_certs()
+        leak_path = self.tmp.file("leaked-file")
+        leak = open(leak_path, "w")
+        self.addCleanup(leak.close)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock_link = "socket:[%d]" % os.fstat(sock.fileno()).st_ino
+
+        def holders(pids):
+            found = []
+            for pid in pids:
+                for fd in os.listdir("/proc/%d/fd" % pid):
+                    try:
+                        link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                    except FileNotFoundError:
+                        continue
+                    if link in (leak_path, sock_link):
+                        found.append((pid, fd, link))
+            return found
+
+        for env in (None, {"SECHO_SPAWN": "none"}):
+            p, pt, pu = self.port(), self.port(), self.port()
+            d = self.daemon([tcp(p), {"proto": "tls", "address": "127.0.0.1", "port": pt},
+                             {"proto": "udp", "address": "127.0.0.1", "port": pu}],
+                            tls={"certificate": cert, "private_key": key}, env=env,
+                            pass_fds=(leak.fileno(), sock.fileno()))
+            # the test's own view: the child did get them
+            self.assertEqual(len(holders([os.getpid()])), 2)
+            s = echo_open(self, p)
+            t = h.tls_client_ctx(ca).wrap_socket(h.tcp_connect("127.0.0.1", pt),
+                                                 server_hostname="localhost")
+            self.addCleanup(t.close)
+            t.sendall(b"tls")
+            self.assertEqual(h.recv_exact(t, 3), b"tls")
+            kids = h.wait_until(lambda: d.live_children() if len(d.live_children()) == 3
+                                else None, 10)
+            self.assertTrue(kids, "expected 2 connection children and the UDP worker: %r"
+                            % d.live_children())
+            procs = [d.pid] + kids + (d.spawner() if env is None else [])
+            self.assertEqual(len(procs), 5 if env is None else 4, procs)
+            self.assertEqual(holders(procs), [])
+            s.close()
+            t.close()
+            d.stop()
+
     def test_spawner_killed_connections_served_counts_right(self):
         """SIGKILL of secho-spawn: an open connection keeps echoing, the
         master says so and restarts it, every new connection is served in
