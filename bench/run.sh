@@ -62,6 +62,7 @@ fi
 
 T=$(mktemp -d /tmp/secho-bench.XXXXXX)
 PIDS=""
+BENCHPID=""
 
 # One snapshot of /proc: the process trees rooted at the given PIDs.
 # MODE pids: their PIDs; MODE cpu: their CPU time in ms, utime+stime of every
@@ -113,7 +114,10 @@ mem_kib() {
 # Stop every server started so far, and their children, by PID.
 stop_servers() {
 	all=""
-	for p in $PIDS; do all="$all $(tree "$p")"; done
+	for p in $PIDS; do
+		t=$(tree "$p") || t=$p	# already gone: no tree to scan
+		all="$all $t"
+	done
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null || :; done
 	i=0
 	while [ $i -lt 30 ]; do
@@ -130,7 +134,7 @@ stop_servers() {
 
 cleanup() {
 	trap - EXIT INT TERM
-	[ -n "$BENCHPID" ] && kill -TERM "$BENCHPID" 2>/dev/null
+	if [ -n "$BENCHPID" ]; then kill -TERM "$BENCHPID" 2>/dev/null || :; fi
 	stop_servers
 	wait 2>/dev/null || :
 	rm -rf "$T"

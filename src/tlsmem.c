@@ -399,7 +399,8 @@ tm_trim_top(struct tm_arena *a, uintptr_t pg)
 		for (c = 0; c < TM_NCLASS && !found; c++) {
 			for (pp = &a->a_free[c]; (f = *pp) != NULL;
 			    pp = &f->f_next) {
-				if ((char *)f - TM_HDR + tm_sizes[c] != a->a_brk)
+				if ((char *)f - TM_HDR + tm_block_size(a, c) !=
+				    a->a_brk)
 					continue;
 				*pp = f->f_next;
 				a->a_brk = (char *)f - TM_HDR;

@@ -223,28 +223,30 @@ test_idle_trim(void **state)
 static int
 child_trim_top(void)
 {
-	unsigned char *p[120], *q;
-	long before, after;
+	long pg = sysconf(_SC_PAGESIZE), before, after;
+	int i, n = (int)(6 * pg / 200) + 10;	/* over six pages */
+	unsigned char **p = calloc((size_t)n, sizeof(*p)), *q;
 	uintptr_t lo, hi;
-	int i;
 
+	if (p == NULL || pg <= 0)
+		return 1;
 	tlsmem_child();
-	for (i = 0; i < 120; i++) {
+	for (i = 0; i < n; i++) {
 		if ((p[i] = OPENSSL_malloc(200)) == NULL)
 			return 1;
 		fill(p[i], 200, (unsigned)i);
 	}
 	lo = (uintptr_t)p[0];
-	hi = (uintptr_t)p[119] + 200;
-	if (hi - lo < 5 * 4096)
+	hi = (uintptr_t)p[n - 1] + 200;
+	if (hi - lo < (uintptr_t)(5 * pg))
 		return 2;	/* not packed */
-	for (i = 10; i < 120; i += 2)	/* in any order */
+	for (i = 10; i < n; i += 2)	/* in any order */
 		OPENSSL_free(p[i]);
-	for (i = 119; i > 10; i -= 2)
+	for (i = 11; i < n; i += 2)
 		OPENSSL_free(p[i]);
-	before = rss_kb(lo, hi) / 4;
+	before = rss_kb(lo, hi) * 1024 / pg;	/* pages */
 	tlsmem_idle();
-	after = rss_kb(lo, hi) / 4;
+	after = rss_kb(lo, hi) * 1024 / pg;
 	if (before < 6 || after > 1)
 		return 3;
 	for (i = 0; i < 10; i++)
@@ -252,12 +254,13 @@ child_trim_top(void)
 			return 4;
 	if ((q = OPENSSL_malloc(200)) == NULL)
 		return 5;
-	if ((uintptr_t)q >= (uintptr_t)p[10] + 4096)
+	if ((uintptr_t)q >= (uintptr_t)p[10] + (uintptr_t)pg)
 		return 6;	/* the freed end is carved again */
 	memset(q, 1, 200);
 	OPENSSL_free(q);
 	for (i = 0; i < 10; i++)
 		OPENSSL_free(p[i]);
+	free(p);
 	return 0;
 }
 
