@@ -253,6 +253,12 @@ child_table_remove(struct child_table *t, pid_t pid, struct child *out)
 	return 1;
 }
 
+int
+child_table_has(const struct child_table *t, pid_t pid)
+{
+	return pid_find(t, pid) != NULL;
+}
+
 size_t
 child_table_count(const struct child_table *t)
 {

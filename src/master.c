@@ -7,6 +7,7 @@
  * the socket; never read client bytes.  Signals arrive through the pipe:
  * CHLD reaps, HUP reloads, USR1 logs stats, TERM/INT shut down.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -447,11 +448,91 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 	}
 }
 
-/* The spawner is gone: what it did not answer is lost. */
+/* The parent of process pid, from /proc; -1 when it cannot be read. */
+static pid_t
+proc_ppid(long pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	long ppid;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything but the last ')' */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/*
+ * A live (or not yet reaped) child of the master that it does not know,
+ * or 0.  Only the spawner makes such children, and it answers each
+ * request before it reads the next: when it dies there is at most one,
+ * the child of the request it was answering.
+ */
+static pid_t
+unnamed_child(struct master *m)
+{
+	struct dirent *e;
+	pid_t self = getpid(), found = 0;
+	size_t i;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end != '\0' || pid <= 0 || pid == self ||
+		    proc_ppid(pid) != self ||
+		    child_table_has(m->children, (pid_t)pid))
+			continue;
+		for (i = 0; i < m->nworkers && m->workers[i] != pid; i++)
+			;
+		if (i == m->nworkers)
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The spawner is gone.  If it died between creating a child and naming
+ * it, that child serves its client: it takes the request's place (it
+ * counts, and a shutdown stops it).  What it did not answer is lost.
+ */
 static void
 spawner_gone(struct master *m)
 {
+	struct spawn_reply rep;
+	size_t i;
+
 	spawner_close(&m->spawner);
+	if (spawns_outstanding(m)) {
+		memset(&rep, 0, sizeof(rep));
+		rep.sp_seq = m->spawn_acked + 1;
+		rep.sp_pid = unnamed_child(m);
+		/* or it has ended already, and its exit waits in the stash */
+		for (i = 0; rep.sp_pid == 0 && m->norphans > 0 &&
+		    i < ORPHAN_MAX; i++)
+			if (m->orphans[i].o_pid > 0 && m->orphans[i].o_exited)
+				rep.sp_pid = m->orphans[i].o_pid;
+		if (rep.sp_pid > 0) {
+			log_warnx("secho-spawn died before naming child %ld; "
+			    "it serves its connection as any other",
+			    (long)rep.sp_pid);
+			spawn_answered(m, &rep);
+		}
+	}
 	spawns_lost(m, m->spawner.sp_seq);
 }
 

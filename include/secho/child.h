@@ -30,6 +30,8 @@ int	 child_table_add(struct child_table *t, const struct child *c);
 /* Remove pid; copy its entry to *out when found.  1 found, 0 not. */
 int	 child_table_remove(struct child_table *t, pid_t pid,
 	    struct child *out);
+/* 1 when pid is in the table. */
+int	 child_table_has(const struct child_table *t, pid_t pid);
 size_t	 child_table_count(const struct child_table *t);
 /* Live connections from this host. */
 unsigned child_table_host_count(const struct child_table *t,

@@ -178,6 +178,72 @@ class Spawner(h.SechoTestCase):
             s.sendall(b"ok")
             self.assertEqual(h.recv_exact(s, 2), b"ok")
 
+    def kill_spawner_at_its_answer(self, d):
+        """strace makes the spawner's next send (its answer naming a child)
+        kill it: it dies after creating the child, before naming it."""
+        import shutil
+        if shutil.which("strace") is None:
+            self.skipTest("strace is not installed (make deps installs it)")
+        sp = h.wait_until(lambda: d.spawner(), 10)
+        self.assertTrue(sp, "no spawner")
+        err = self.tmp.file("strace.err")
+        with open(err, "w") as ef:
+            st = subprocess.Popen(["strace", "-p", str(sp[0]), "-e", "trace=sendto",
+                                   "-e", "inject=sendto:signal=SIGKILL", "-o", os.devnull],
+                                  stdout=subprocess.DEVNULL, stderr=ef)
+        self.addCleanup(h.kill_pid, st.pid)
+        def attached():
+            with open(err) as f:
+                return "attached" in f.read() or st.poll() is not None
+        h.wait_until(attached, 10)
+        if st.poll() is not None:
+            with open(err) as f:
+                self.skipTest("strace cannot attach to the spawner: " + f.read().strip())
+        return sp[0]
+
+    def test_spawner_dead_before_naming_its_child(self):
+        """The spawner dies between creating a connection's child and
+        naming it: the master finds that child, says so, and counts it
+        (max_connections holds with it; active goes back to 0 when it
+        ends); a shutdown waits for it and then stops it, as any other."""
+        p = self.port()
+        d = self.daemon([tcp(p)], limits={"max_connections": 1},
+                        daemon={"shutdown_timeout": 1})
+        self.kill_spawner_at_its_answer(d)
+        mark = d.mark()
+        a = echo_open(self, p, b"served anyway")
+        ev = d.wait_event("warning", 10, start=mark,
+                          msg=lambda m: "died before naming child" in m)
+        self.assertTrue(ev, d.tail())
+        kid = int(ev["msg"].split("naming child ")[1].split(";")[0])
+        self.assertEqual(ppid(kid), d.pid)
+        self.assertIn(kid, d.live_children())
+        self.assertEqual(h.stats(d).get("active"), "1", d.tail())
+        extra = h.tcp_connect("127.0.0.1", p)
+        with extra:
+            self.assertIs(h.not_served(extra), True,
+                          "a 2nd connection was served with max_connections 1")
+        a.sendall(b"again")
+        self.assertEqual(h.recv_exact(a, 5), b"again")
+        a.close()
+        self.assertTrue(h.wait_until(lambda: h.stats(d).get("active") == "0", 10),
+                        d.tail())
+        self.assertTrue(h.try_echo("127.0.0.1", p, b"next"), d.tail())
+
+        # once more, and stop the daemon while that child serves
+        self.assertTrue(h.wait_until(lambda: d.spawner(), 10), "spawner not restarted")
+        self.kill_spawner_at_its_answer(d)
+        mark = d.mark()
+        b = echo_open(self, p, b"held")
+        ev = d.wait_event("warning", 10, start=mark,
+                          msg=lambda m: "died before naming child" in m)
+        kid = int(ev["msg"].split("naming child ")[1].split(";")[0])
+        self.assertEqual(d.stop(), 0)
+        self.assertTrue(d.events("close", start=mark, reason="shutdown"), d.tail())
+        self.assertTrue(h.wait_until(lambda: not h.pid_alive(kid), 10),
+                        "child %d outlived the master" % kid)
+        b.close()
+
     def test_without_spawner_the_master_forks(self):
         """SECHO_SPAWN=none: no spawner; the master forks plain children
         itself (they map OpenSSL), and everything is served and logged."""
