@@ -93,6 +93,7 @@ struct master {
 	struct orphan		 orphans[ORPHAN_MAX];
 	size_t			 norphans;	/* slots in use */
 	size_t			 orphan_next;	/* to overwrite when full */
+	unsigned long long	 spawner_ticks;	/* its start, /proc clock ticks */
 	/* refused-line rate limit */
 	long long		 refuse_window;
 	unsigned		 refuse_lines;
@@ -423,8 +424,6 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 	c.ch_pid = rep->sp_pid;
 	if (child_table_add(m->children, &c) == -1)
 		log_errx("out of memory in the child table");
-	if (m->kill_deadline)	/* the others were told to stop already */
-		kill(c.ch_pid, SIGTERM);
 	for (i = 0; m->norphans > 0 && i < ORPHAN_MAX; i++) {
 		struct orphan o = m->orphans[i];
 
@@ -437,6 +436,9 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 		if (o.o_exited)
 			connection_ended(m, o.o_pid, o.o_status);
 	}
+	/* The others were told to stop already (not one that has ended). */
+	if (m->kill_deadline && child_table_has(m->children, c.ch_pid))
+		kill(c.ch_pid, SIGTERM);
 	/*
 	 * Nothing unanswered: what is left in the stash is stale (a report
 	 * read after its child was reaped, a child of a killed spawner); its
@@ -448,13 +450,18 @@ spawn_answered(struct master *m, const struct spawn_reply *rep)
 	}
 }
 
-/* The parent of process pid, from /proc; -1 when it cannot be read. */
-static pid_t
-proc_ppid(long pid)
+/*
+ * From /proc/PID/stat: the parent, the start time (clock ticks after boot)
+ * and the name.  0, or -1 when it cannot be read (gone, no /proc).
+ */
+static int
+proc_stat_read(long pid, pid_t *ppid, unsigned long long *start, char *comm,
+    size_t commlen)
 {
-	char path[64], buf[512], *p;
+	char path[64], buf[1024], *l, *r;
+	unsigned long long st;
 	ssize_t n;
-	long ppid;
+	long pp;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
@@ -466,74 +473,112 @@ proc_ppid(long pid)
 		return -1;
 	buf[n] = '\0';
 	/* "pid (comm) state ppid ...": comm may hold anything but the last ')' */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+	if ((l = strchr(buf, '(')) == NULL || (r = strrchr(buf, ')')) == NULL ||
+	    r < l || sscanf(r + 1, " %*c %ld %*s %*s %*s %*s %*s %*s %*s %*s "
+	    "%*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &pp, &st) != 2)
 		return -1;
-	return (pid_t)ppid;
+	if (ppid)
+		*ppid = (pid_t)pp;
+	if (start)
+		*start = st;
+	if (comm && commlen > 0) {
+		n = r - l - 1;
+		if ((size_t)n >= commlen)
+			n = (ssize_t)commlen - 1;
+		memcpy(comm, l + 1, (size_t)n);
+		comm[n] = '\0';
+	}
+	return 0;
 }
 
 /*
- * A live (or not yet reaped) child of the master that it does not know,
- * or 0.  Only the spawner makes such children, and it answers each
- * request before it reads the next: when it dies there is at most one,
- * the child of the request it was answering.
+ * The child the spawner created and did not name, or 0.  It answers each
+ * request before it reads the next, so when it dies there is at most one:
+ * a child of the master (live or not yet reaped) that is neither in the
+ * table nor a UDP worker, named secho (or secho-spawn before it renamed
+ * itself), started after that spawner.  Anything else -- none, or more
+ * than one such process (the master is PID 1 of a namespace and has
+ * adopted others) -- and we do not guess.
  */
 static pid_t
 unnamed_child(struct master *m)
 {
+	char comm[32];
+	unsigned long long start;
 	struct dirent *e;
-	pid_t self = getpid(), found = 0;
+	pid_t self = getpid(), found = 0, pp;
 	size_t i;
+	int n = 0;
 	DIR *d;
 
-	if ((d = opendir("/proc")) == NULL)
+	if ((d = opendir("/proc")) == NULL) {
+		log_warn("cannot look in /proc for the child secho-spawn did "
+		    "not name");
 		return 0;
-	while (found == 0 && (e = readdir(d)) != NULL) {
+	}
+	while ((e = readdir(d)) != NULL) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
 
 		if (*end != '\0' || pid <= 0 || pid == self ||
-		    proc_ppid(pid) != self ||
-		    child_table_has(m->children, (pid_t)pid))
+		    proc_stat_read(pid, &pp, &start, comm, sizeof(comm)) == -1 ||
+		    pp != self || child_table_has(m->children, (pid_t)pid) ||
+		    start < m->spawner_ticks ||
+		    (strcmp(comm, "secho") != 0 &&
+		    strcmp(comm, "secho-spawn") != 0))
 			continue;
 		for (i = 0; i < m->nworkers && m->workers[i] != pid; i++)
 			;
-		if (i == m->nworkers)
-			found = (pid_t)pid;
+		if (i < m->nworkers)
+			continue;
+		found = (pid_t)pid;
+		n++;
 	}
 	closedir(d);
+	if (n > 1) {
+		log_warnx("%d unknown children of the master; not guessing "
+		    "which one secho-spawn created", n);
+		return 0;
+	}
 	return found;
 }
 
 /*
  * The spawner is gone.  If it died between creating a child and naming
- * it, that child serves its client: it takes the request's place (it
- * counts, and a shutdown stops it).  What it did not answer is lost.
+ * it, that child takes the request's place (it counts, and a shutdown
+ * stops it), or its exit does if it has ended already.  What it did not
+ * answer is lost.
  */
 static void
 spawner_gone(struct master *m)
 {
 	struct spawn_reply rep;
 	size_t i;
+	int ended = 0;
 
 	spawner_close(&m->spawner);
 	if (spawns_outstanding(m)) {
 		memset(&rep, 0, sizeof(rep));
 		rep.sp_seq = m->spawn_acked + 1;
 		rep.sp_pid = unnamed_child(m);
-		/* or it has ended already, and its exit waits in the stash */
-		for (i = 0; rep.sp_pid == 0 && m->norphans > 0 &&
-		    i < ORPHAN_MAX; i++)
-			if (m->orphans[i].o_pid > 0 && m->orphans[i].o_exited)
+		/* its exit waits in the stash: only that child's can be there */
+		for (i = 0; rep.sp_pid == 0 && i < ORPHAN_MAX; i++)
+			if (m->orphans[i].o_pid > 0 && m->orphans[i].o_exited &&
+			    ++ended == 1)
 				rep.sp_pid = m->orphans[i].o_pid;
+		if (ended > 1)
+			rep.sp_pid = 0;		/* not guessing */
 		if (rep.sp_pid > 0) {
-			log_warnx("secho-spawn died before naming child %ld; "
-			    "it serves its connection as any other",
-			    (long)rep.sp_pid);
+			log_warnx("secho-spawn died before naming child %ld; %s",
+			    (long)rep.sp_pid, ended ? "it has ended" :
+			    "it serves its connection as any other");
 			spawn_answered(m, &rep);
 		}
 	}
 	spawns_lost(m, m->spawner.sp_seq);
+	/* Nothing outstanding: the stash can hold nobody's events now. */
+	memset(m->orphans, 0, sizeof(m->orphans));
+	m->norphans = 0;
 }
 
 /* Start the spawner when there is plain TCP to serve and none runs. */
@@ -574,6 +619,10 @@ ensure_spawner(struct master *m)
 		m->spawner.sp_respawn_at = clock_ms() + WORKER_MAX_DELAY;
 		return;
 	}
+	/* Its children start after it (unnamed_child). */
+	if (proc_stat_read(m->spawner.sp_pid, NULL, &m->spawner_ticks, NULL,
+	    0) == -1)
+		m->spawner_ticks = 0;
 	log_begin(&ll, LOG_DEBUG, "spawner");
 	log_kv(&ll, "path", m->spawner.sp_path);
 	log_kvu(&ll, "pid", (unsigned long long)m->spawner.sp_pid);

@@ -195,7 +195,7 @@ class Spawner(h.SechoTestCase):
         def attached():
             with open(err) as f:
                 return "attached" in f.read() or st.poll() is not None
-        h.wait_until(attached, 10)
+        self.assertTrue(h.wait_until(attached, 10), "strace did not attach in 10 s")
         if st.poll() is not None:
             with open(err) as f:
                 self.skipTest("strace cannot attach to the spawner: " + f.read().strip())
