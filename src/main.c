@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "secho/closefrom.h"
 #include "secho/config.h"
 #include "secho/master.h"
 #include "secho/tls.h"
@@ -46,25 +46,6 @@ version(void)
 	    OpenSSL_version(OPENSSL_VERSION), OPENSSL_VERSION_TEXT);
 	printf("libconfig: %d.%d.%d\n", LIBCONFIG_VER_MAJOR,
 	    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
-}
-
-/*
- * Descriptors inherited from whoever started us (a shell, a script, a
- * supervisor) are none of ours, and every connection's process would carry
- * them on: close all but stdin, stdout and stderr before opening anything.
- */
-static void
-close_inherited(void)
-{
-	long fd, max;
-
-	if (close_range(3, ~0U, 0) == 0)
-		return;
-	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = 3; fd < max; fd++)
-		(void)close((int)fd);
 }
 
 /* -t: the same load path as a start, certificates and keys included. */
@@ -114,7 +95,12 @@ main(int argc, char *argv[])
 	char *errs = NULL;
 	int ch, check = 0, rc;
 
-	close_inherited();
+	/*
+	 * Descriptors inherited from whoever started us (a shell, a script,
+	 * a supervisor) are none of ours, and every connection's process
+	 * would carry them on: all but stdio go before anything is opened.
+	 */
+	close_from(3);
 	/* Before OpenSSL's first allocation (tlsmem.c says why). */
 	(void)tlsmem_init();
 	memset(&opts, 0, sizeof(opts));

@@ -287,17 +287,26 @@ spawn_udp(struct master *m, struct listener *l)
 	return pid;
 }
 
-static int
-worker_forget(struct master *m, pid_t pid)
+/* Index of pid among the UDP workers, or nworkers. */
+static size_t
+worker_slot(const struct master *m, pid_t pid)
 {
 	size_t i;
 
-	for (i = 0; i < m->nworkers; i++)
-		if (m->workers[i] == pid) {
-			m->workers[i] = m->workers[--m->nworkers];
-			return 1;
-		}
-	return 0;
+	for (i = 0; i < m->nworkers && m->workers[i] != pid; i++)
+		;
+	return i;
+}
+
+static int
+worker_forget(struct master *m, pid_t pid)
+{
+	size_t i = worker_slot(m, pid);
+
+	if (i == m->nworkers)
+		return 0;
+	m->workers[i] = m->workers[--m->nworkers];
+	return 1;
 }
 
 static void
@@ -507,7 +516,6 @@ unnamed_child(struct master *m)
 	unsigned long long start;
 	struct dirent *e;
 	pid_t self = getpid(), found = 0, pp;
-	size_t i;
 	int n = 0;
 	DIR *d;
 
@@ -525,11 +533,8 @@ unnamed_child(struct master *m)
 		    pp != self || child_table_has(m->children, (pid_t)pid) ||
 		    start < m->spawner_ticks ||
 		    (strcmp(comm, "secho") != 0 &&
-		    strcmp(comm, "secho-spawn") != 0))
-			continue;
-		for (i = 0; i < m->nworkers && m->workers[i] != pid; i++)
-			;
-		if (i < m->nworkers)
+		    strcmp(comm, "secho-spawn") != 0) ||
+		    worker_slot(m, (pid_t)pid) < m->nworkers)
 			continue;
 		found = (pid_t)pid;
 		n++;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "secho/clock.h"
+#include "secho/closefrom.h"
 #include "secho/spawn.h"
 
 #ifndef SECHO_LIBEXECDIR
@@ -279,11 +280,7 @@ spawner_start(struct spawner *sp, int report_fd)
 			_exit(127);
 		efd = SPAWN_REPORT_FD + 1;
 		/* Nothing else of the master's goes with it. */
-		if (close_range(efd + 1, ~0U, 0) == -1) {
-			int fd;
-			for (fd = efd + 1; fd < 1024; fd++)
-				close(fd);
-		}
+		close_from(efd + 1);
 		/* Its own signal set-up starts from nothing blocked. */
 		{
 			sigset_t none;
