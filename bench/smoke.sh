@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/smoke.sh - a quick correctness run of secho-bench against secho:
 # every mode for about a second, failing on any echoed byte that differs, on
-# a run with no completed operation, or on a lost datagram.  No timing
+# a run with no completed operation, or on a lost datagram; then every mode
+# against an echo that corrupts bytes, where secho-bench must report the
+# mismatch (status 2).  No timing
 # assertions (those belong in "make bench").  Usage (after the builds):
 #   sh bench/smoke.sh            ("make bench-smoke" builds and runs it)
 set -eu
@@ -32,8 +34,13 @@ done
 T=$(mktemp -d /tmp/secho-smoke.XXXXXX)
 SP=""
 cleanup() {
-	[ -n "$SP" ] && kill "$SP" 2>/dev/null && wait "$SP" 2>/dev/null
+	rc=$?
+	if [ -n "$SP" ]; then
+		kill "$SP" 2>/dev/null || :
+		wait "$SP" 2>/dev/null || :
+	fi
 	rm -rf "$T"
+	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -87,4 +94,88 @@ run $((P + 1)) -m tls-pingpong -c 4 -s 1000
 run $((P + 1)) -m tls-bulk -c 1 -s 256k
 run $P -m udp -c 4 -s 1400 -T 1000
 run $P -m udp -c 1 -s 65507 -T 1000
+
+# The check itself: against an echo that changes one byte in 4096 (plain,
+# TLS and UDP, on the same ports once secho is gone), every mode must fail
+# with status 2 (mismatch).
+kill "$SP" 2>/dev/null || :
+wait "$SP" 2>/dev/null || :
+SP=""
+cat >"$T/corrupt.py" <<'PY'
+import socket, ssl, sys, threading
+port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def flip(data, seen):
+    b = bytearray(data)
+    for i in range(len(b)):
+        if (seen + i) % 4096 == 100:
+            b[i] ^= 0x5a
+    return bytes(b)
+def serve(conn):
+    seen = 0
+    try:
+        while True:
+            d = conn.recv(65536)
+            if not d:
+                break
+            conn.sendall(flip(d, seen))
+            seen += len(d)
+    except OSError:
+        pass
+    conn.close()
+def tcp(p, ctx):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", p))
+    ls.listen(64)
+    while True:
+        c, _ = ls.accept()
+        if ctx is not None:
+            try:
+                c = ctx.wrap_socket(c, server_side=True)
+            except OSError:
+                c.close()
+                continue
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+threading.Thread(target=tcp, args=(port, None), daemon=True).start()
+threading.Thread(target=tcp, args=(port + 1, ctx), daemon=True).start()
+us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+us.bind(("127.0.0.1", port))
+print("ready", flush=True)
+while True:
+    d, a = us.recvfrom(65536)
+    us.sendto(flip(d, 0) if len(d) > 100 else d[:-1] + bytes([d[-1] ^ 1]), a)
+PY
+python3 "$T/corrupt.py" "$P" "$ROOT/certs/server.pem" "$ROOT/certs/server.key" >"$T/corrupt.out" 2>&1 &
+SP=$!
+i=0
+until grep -q ready "$T/corrupt.out" 2>/dev/null; do
+	kill -0 "$SP" 2>/dev/null || { cat "$T/corrupt.out" >&2; exit 1; }
+	i=$((i + 1))
+	[ $i -le 200 ] || { echo "smoke: the corrupting echo did not start" >&2; exit 1; }
+	sleep 0.1
+done
+must_mismatch() {	# port args...
+	port=$1
+	shift
+	set +e
+	line=$("$BIN" -p "$port" -d 1 -w 0 -C "$ROOT/certs/ca.pem" -q "$@" 2>"$T/err")
+	rc=$?
+	set -e
+	if [ $rc -ne 2 ]; then
+		echo "smoke: FAIL: status $rc, not 2, against a corrupting echo: $*: $line" >&2
+		fail=1
+	else
+		echo "smoke: ok mismatch found (status 2) $*"
+	fi
+}
+must_mismatch $P -m conn -c 2 -s 200
+must_mismatch $P -m pingpong -c 2 -s 4096
+must_mismatch $P -m bulk -c 1 -s 64k
+must_mismatch $((P + 1)) -m tls-conn -c 1 -s 200
+must_mismatch $((P + 1)) -m tls-resume -c 1 -s 200
+must_mismatch $((P + 1)) -m tls-pingpong -c 2 -s 4096
+must_mismatch $((P + 1)) -m tls-bulk -c 1 -s 64k
+must_mismatch $P -m udp -c 2 -s 1400 -T 1000
 exit $fail
