@@ -85,7 +85,7 @@ run() {	# port args...
 		echo "smoke: ok $line"
 	fi
 }
-run $P -m conn -c 4
+run $P -m conn -c 4 -t 2 -H 127.0.0.1
 run $P -m pingpong -c 4 -s 4096
 run $P -m bulk -c 2 -s 256k
 run $((P + 1)) -m tls-conn -c 2
