@@ -51,7 +51,7 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 # Everything but main.c goes into a static library the unit tests link.
 LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/log.c src/echo.c src/serve_tcp.c \
             src/udp.c src/sig.c src/listen.c src/stream.c src/child.c src/master.c \
-            src/tls.c src/tlsmem.c src/notify.c src/spawn.c src/nofork.c
+            src/tls.c src/sslerr.c src/tlsmem.c src/notify.c src/spawn.c src/nofork.c
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/main.o
 BIN       = $(BUILD)/secho

@@ -37,6 +37,7 @@
 
 #include "secho/clock.h"
 #include "secho/log.h"
+#include "secho/sslerr.h"
 #include "secho/tls.h"
 #include "secho/tlsmem.h"
 
@@ -63,58 +64,6 @@ where(char *buf, size_t len, const char *cfgfile, int line)
 		snprintf(buf, len, "%s:%d: ", cfgfile, line);
 	else
 		snprintf(buf, len, "%s: ", cfgfile);
-}
-
-/* Reasons that only say which layer failed; dropped when others exist. */
-static int
-generic_reason(const char *r)
-{
-	size_t n = strlen(r);
-
-	return n >= 4 && strcmp(r + n - 4, " lib") == 0;
-}
-
-/*
- * Drain the OpenSSL error queue into one readable string: the distinct
- * reasons in words, oldest (the root cause) first, joined by ": ".  The
- * queue is empty afterwards.  Writes fallback when the queue was empty.
- */
-static void
-ssl_reasons(char *buf, size_t len, const char *fallback)
-{
-	const char *seen[8], *r;
-	unsigned long e;
-	size_t nseen = 0, i, off = 0;
-	int specific = 0;
-
-	if (len == 0)
-		return;
-	buf[0] = '\0';
-	/* First pass: collect, so generic reasons can be filtered. */
-	while ((e = ERR_get_error()) != 0) {
-		if ((r = ERR_reason_error_string(e)) == NULL)
-			continue;	/* no words for it */
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i], r) == 0)
-				break;
-		if (i < nseen || nseen == sizeof(seen) / sizeof(seen[0]))
-			continue;
-		seen[nseen++] = r;
-		if (!generic_reason(r))
-			specific = 1;
-	}
-	for (i = 0; i < nseen; i++) {
-		if (specific && generic_reason(seen[i]))
-			continue;
-		int n = snprintf(buf + off, len - off, "%s%s",
-		    off ? ": " : "", seen[i]);
-		if (n < 0 || (size_t)n >= len - off)
-			break;
-		off += (size_t)n;
-	}
-	if (off == 0)
-		snprintf(buf, len, "%s", fallback);
-	ERR_clear_error();
 }
 
 /* ---- ticket keys ---- */
@@ -303,7 +252,7 @@ load_key(const char *path, char *why, size_t len)
 			    "(a passphrase-protected key cannot be used)");
 		} else {
 			char r[200];
-			ssl_reasons(r, sizeof(r), "unknown error");
+			sslerr_text(r, sizeof(r), "unknown error");
 			snprintf(why, len, "no private key could be read (%s)",
 			    r);
 		}
@@ -431,7 +380,7 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 	/* Protocol: TLS 1.2 or 1.3 as the floor, nothing older. */
 	where(at, sizeof(at), cfgfile, tc->tc_line);
 	if (SSL_CTX_set_min_proto_version(ctx, tc->tc_min_protocol) != 1) {
-		ssl_reasons(why, sizeof(why), "unsupported version");
+		sslerr_text(why, sizeof(why), "unsupported version");
 		snprintf(err, errlen, "%stls.min_protocol: %s", at, why);
 		goto fail;
 	}
@@ -454,21 +403,21 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 
 	if (tc->tc_ciphers && SSL_CTX_set_cipher_list(ctx,
 	    tc->tc_ciphers) != 1) {
-		ssl_reasons(why, sizeof(why), "no cipher matched");
+		sslerr_text(why, sizeof(why), "no cipher matched");
 		snprintf(err, errlen, "%stls.ciphers \"%s\": %s", at,
 		    tc->tc_ciphers, why);
 		goto fail;
 	}
 	if (tc->tc_ciphersuites && SSL_CTX_set_ciphersuites(ctx,
 	    tc->tc_ciphersuites) != 1) {
-		ssl_reasons(why, sizeof(why), "no cipher suite matched");
+		sslerr_text(why, sizeof(why), "no cipher suite matched");
 		snprintf(err, errlen, "%stls.ciphersuites \"%s\": %s", at,
 		    tc->tc_ciphersuites, why);
 		goto fail;
 	}
 	if (tc->tc_groups && SSL_CTX_set1_groups_list(ctx,
 	    tc->tc_groups) != 1) {
-		ssl_reasons(why, sizeof(why), "unknown group");
+		sslerr_text(why, sizeof(why), "unknown group");
 		snprintf(err, errlen, "%stls.groups \"%s\": %s", at,
 		    tc->tc_groups, why);
 		goto fail;
@@ -482,7 +431,7 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		ssl_reasons(why, sizeof(why), "unknown error");
+		sslerr_text(why, sizeof(why), "unknown error");
 		snprintf(err, errlen, "%s%s: no usable PEM certificate (%s)",
 		    ts->ts_cert_where, cert, why);
 		goto fail;
@@ -503,7 +452,7 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_reasons(why, sizeof(why), "unknown error");
+		sslerr_text(why, sizeof(why), "unknown error");
 		snprintf(err, errlen, "%s%s: %s", at, key, why);
 		goto fail;
 	}
@@ -519,13 +468,13 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 			goto fail;
 		}
 		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-			ssl_reasons(why, sizeof(why), "unknown error");
+			sslerr_text(why, sizeof(why), "unknown error");
 			snprintf(err, errlen, "%s%s: no usable PEM CA "
 			    "certificate (%s)", at, ca, why);
 			goto fail;
 		}
 		if ((names = SSL_load_client_CA_file(ca)) == NULL) {
-			ssl_reasons(why, sizeof(why), "no certificate found");
+			sslerr_text(why, sizeof(why), "no certificate found");
 			snprintf(err, errlen, "%s%s: %s", at, ca, why);
 			goto fail;
 		}
@@ -755,7 +704,7 @@ handshake_error(SSL *ssl, int r, int sys_errno, char *err, size_t errlen)
 	switch (SSL_get_error(ssl, r)) {
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() != 0)
-			ssl_reasons(err, errlen, "unknown error");
+			sslerr_text(err, errlen, "unknown error");
 		else if (sys_errno != 0)
 			snprintf(err, errlen, "%s", strerror(sys_errno));
 		else
@@ -768,7 +717,7 @@ handshake_error(SSL *ssl, int r, int sys_errno, char *err, size_t errlen)
 		break;
 	case SSL_ERROR_SSL:
 	default:
-		ssl_reasons(why, sizeof(why), "handshake failed");
+		sslerr_text(why, sizeof(why), "handshake failed");
 		vr = SSL_get_verify_result(ssl);
 		if (vr != X509_V_OK)
 			snprintf(err, errlen, "%s (%s)", why,
@@ -797,7 +746,7 @@ tls_accept(struct tls_server *ts, int fd, struct conn *c, int timeout_ms,
 	if ((fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_NONBLOCK))
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	if ((ssl = SSL_new(ts->ts_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
-		ssl_reasons(err, errlen, "out of memory");
+		sslerr_text(err, errlen, "out of memory");
 		SSL_free(ssl);
 		return TLS_ACCEPT_FAILED;
 	}
