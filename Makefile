@@ -1,7 +1,7 @@
 # secho - TLS-capable echo service.  Plain make; see README.md.
 #
-#   make            build build/secho and build/secho-spawn (its plain TCP
-#                   spawner; installed in LIBEXECDIR, compiled into secho:
+#   make            build build/secho and build/secho-tcp (its plain TCP
+#                   engine; installed in LIBEXECDIR, compiled into secho:
 #                   give the same PREFIX/LIBEXECDIR to make and make install)
 #   make run        serve conf/secho-dev.cfg in the foreground (loopback)
 #   make check      unit tests (cmocka), end-to-end tests, secho-bench smoke
@@ -34,9 +34,9 @@ CPPFLAGS ?= -D_FORTIFY_SOURCE=2
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
 
 BUILD     = build
-SPAWN_LDFLAGS = -static-pie
+TCPENG_LDFLAGS = -static-pie
 ifeq ($(SANITIZE),1)
-SPAWN_LDFLAGS =
+TCPENG_LDFLAGS =
 BUILD     = build/san
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -49,23 +49,28 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 # Everything but main.c goes into a static library the unit tests link.
-LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/log.c src/echo.c src/serve_tcp.c \
-            src/udp.c src/sig.c src/listen.c src/stream.c src/child.c src/master.c \
-            src/tls.c src/sslerr.c src/tlsmem.c src/notify.c src/spawn.c src/nofork.c
+# The daemon, by concern (doc/DESIGN.md).  secho-tcp links the libc-only
+# part of it: the engine, a connection's life, plain TCP echo.
+LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/log.c src/sig.c src/msg.c \
+            src/connreq.c src/slotidx.c src/conn.c src/echo.c src/tcp_echo.c \
+            src/engine.c src/tls.c src/tls_echo.c src/sslerr.c src/tlsmem.c \
+            src/udp.c src/listen.c src/conntab.c src/privs.c src/pidfile.c \
+            src/policy.c src/engines.c src/workers.c src/reload.c \
+            src/shutdown.c src/master.c src/notify.c
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/main.o
 BIN       = $(BUILD)/secho
-# The plain TCP spawner: only libc (spawn.h says why).
-SPAWN_OBJ = $(BUILD)/spawner.o
-SPAWN     = $(BUILD)/secho-spawn
+# The plain TCP engine: only libc (secho_tcp.c says why).
+TCPENG_OBJ = $(BUILD)/secho_tcp.o
+TCPENG    = $(BUILD)/secho-tcp
 LIBSECHO  = $(BUILD)/libsecho.a
 
-UNIT_TESTS = test_addr test_proxy test_spawn test_tlsmem test_nofork test_config test_log test_echo test_udp test_tls
+UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_tlsmem test_config test_log test_echo test_udp test_tls
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all run check unit integration install clean deps certs lint fuzz
 
-all: $(BIN) $(SPAWN)
+all: $(BIN) $(TCPENG)
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -81,8 +86,8 @@ $(BIN): $(MAIN_OBJ) $(LIBSECHO)
 # Static (still position-independent): a clone of a process with a single
 # mapped object costs a quarter less than with libc.so and ld.so mapped
 # (bench/RESULTS.md).  The sanitizers need the dynamic runtime.
-$(SPAWN): $(SPAWN_OBJ) $(LIBSECHO)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(SPAWN_LDFLAGS) -o $@ $^
+$(TCPENG): $(TCPENG_OBJ) $(LIBSECHO)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TCPENG_LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/%: tests/%.c $(LIBSECHO)
 	@mkdir -p $(@D)
@@ -95,7 +100,7 @@ deps:
 certs:
 	@sh certs/gen.sh certs
 
-run: deps $(BIN) $(SPAWN) certs
+run: deps $(BIN) $(TCPENG) certs
 	./$(BIN) -f -c conf/secho-dev.cfg
 
 unit: $(UNIT_BINS) certs
@@ -103,19 +108,19 @@ unit: $(UNIT_BINS) certs
 	    echo "== $$t"; ./$$t || fail=1; \
 	done; exit $$fail
 
-integration: $(BIN) $(SPAWN) certs
+integration: $(BIN) $(TCPENG) certs
 	SECHO_BIN=$(BIN) python3 tests/integration/run.py
 
 check: deps check-docs
-	@$(MAKE) --no-print-directory $(BIN) $(SPAWN) $(UNIT_BINS)
+	@$(MAKE) --no-print-directory $(BIN) $(TCPENG) $(UNIT_BINS)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory bench-smoke
 
-install: $(BIN) $(SPAWN)
+install: $(BIN) $(TCPENG)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/secho
-	install -m 0755 $(SPAWN) $(DESTDIR)$(LIBEXECDIR)/secho-spawn
+	install -m 0755 $(TCPENG) $(DESTDIR)$(LIBEXECDIR)/secho-tcp
 	install -d $(DESTDIR)$(SYSCONFDIR)
 	install -m 0644 conf/secho.cfg $(DESTDIR)$(SYSCONFDIR)/secho.cfg
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5

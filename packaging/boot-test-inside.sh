@@ -97,13 +97,13 @@ check "log: close line" until_ok 5 log_has 'close proto=tcp .* reason=eof'
 (printf 'x\n'; sleep 2) | timeout 5 nc -N 127.0.0.1 7 >/dev/null &
 bg=$!
 sleep 1
-check "children run as secho, the master as root" sh -c \
+eng=$(ps -o pid=,comm= --ppid $newpid | awk '$2 == "secho-tcp" { print $1 }')
+check "connection processes run as secho; the master and its engine as root" sh -c \
     "[ \"\$(ps -o user= -p $newpid)\" = root ] &&
-     ps -o user= --ppid $newpid | grep -qx secho"
-check "the plain TCP spawner runs: /usr/lib/secho/secho-spawn, child of the master" sh -c \
-    "for p in \$(ps -o pid= --ppid $newpid); do
-         [ \"\$(readlink /proc/\$p/exe)\" = /usr/lib/secho/secho-spawn ] && exit 0
-     done; exit 1"
+     [ -n \"$eng\" ] && [ \"\$(ps -o user= -p $eng)\" = root ] &&
+     ps -o user= --ppid $eng | grep -qx secho"
+check "the plain TCP engine runs: /usr/lib/secho/secho-tcp, child of the master" sh -c \
+    "[ \"\$(readlink /proc/$eng/exe)\" = /usr/lib/secho/secho-tcp ]"
 wait "$bg"
 
 echo "== reload"

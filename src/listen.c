@@ -1,7 +1,8 @@
 /*
  * listen.c - resolve, bind and listen; reuse unchanged sockets on reload
- * (like inetd's matchconf: same proto and address keep their socket, so a
- * reload has no moment without a listener).
+ * (like inetd's matchconf: the same socket type and address keep their
+ * socket, so a reload has no moment without a listener, and a reload
+ * that fails leaves every socket of the running configuration open).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -149,12 +150,17 @@ sa_len(const struct sockaddr_storage *ss)
 	    sizeof(struct sockaddr_in6);
 }
 
-/* Same socket: proto, family (dual-stack differs from v4) and address. */
+/*
+ * Same socket: type, family (dual-stack differs from v4) and address.  A
+ * tcp listener that becomes tls (or back) keeps its listening socket:
+ * only what is done with accepted connections changes.
+ */
 static int
 same_socket(const struct listener *l, int proto,
     const struct sockaddr_storage *ss)
 {
-	return l->l_proto == proto && l->l_addr.ss_family == ss->ss_family &&
+	return socktype(l->l_proto) == socktype(proto) &&
+	    l->l_addr.ss_family == ss->ss_family &&
 	    addr_equal((const struct sockaddr *)&l->l_addr,
 	    (const struct sockaddr *)ss);
 }
@@ -211,6 +217,17 @@ listen_build(const struct secho_config *cfg, struct listener_set *old,
 				if (same_socket(&items[k], l->l_proto,
 				    &l->l_addr))
 					break;
+			if (k < count && items[k].l_proto != l->l_proto) {
+				/* tcp and tls on one address: one socket */
+				snprintf(err, errlen, "%s:%d: listener %s %s: "
+				    "the %s listener of line %d has that "
+				    "address", cfg->file, lc->lc_line,
+				    config_proto_name(l->l_proto), l->l_name,
+				    config_proto_name(items[k].l_proto),
+				    items[k].l_cfg->lc_line);
+				rc = LISTEN_ERR_CONFIG;
+				goto fail;
+			}
 			if (k < count)
 				continue;
 			count++;
@@ -231,28 +248,6 @@ listen_build(const struct secho_config *cfg, struct listener_set *old,
 			continue;
 		l->l_fd = open_socket(l->l_proto,
 		    (struct sockaddr *)&l->l_addr, l->l_addrlen, err, errlen);
-		if (l->l_fd == -1 && errno == EADDRINUSE && old) {
-			/*
-			 * A listener being removed may hold the port (tcp
-			 * turned into tls): give it up and try again.
-			 */
-			for (k = 0; k < old->ls_count; k++) {
-				struct listener *o = &old->ls_items[k];
-				if (o->l_fd != -1 &&
-				    socktype(o->l_proto) ==
-				    socktype(l->l_proto) &&
-				    o->l_addr.ss_family == l->l_addr.ss_family &&
-				    addr_equal((struct sockaddr *)&o->l_addr,
-				    (struct sockaddr *)&l->l_addr)) {
-					close(o->l_fd);
-					o->l_fd = -1;
-					l->l_fd = open_socket(l->l_proto,
-					    (struct sockaddr *)&l->l_addr,
-					    l->l_addrlen, err, errlen);
-					break;
-				}
-			}
-		}
 		if (l->l_fd == -1)
 			goto fail;
 		if (l->l_proto == SECHO_PROTO_UDP &&
@@ -272,7 +267,8 @@ listen_build(const struct secho_config *cfg, struct listener_set *old,
 			if (o->l_fd != -1 &&
 			    same_socket(o, l->l_proto, &l->l_addr)) {
 				l->l_fd = o->l_fd;
-				l->l_reused = 1;
+				/* tcp <-> tls is a new listener to the log */
+				l->l_reused = o->l_proto == l->l_proto;
 				l->l_counters = o->l_counters;
 				l->l_worker = o->l_worker;
 				l->l_worker_started = o->l_worker_started;

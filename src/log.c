@@ -35,6 +35,15 @@ log_init(const char *ident, int facility, int level, int to_stderr)
 }
 
 void
+log_reopen(void)
+{
+	char ident[sizeof(log_ident)];
+
+	memcpy(ident, log_ident, sizeof(ident));
+	log_init(ident, log_facility, log_level, log_to_stderr);
+}
+
+void
 log_set_stderr(int to_stderr)
 {
 	log_to_stderr = to_stderr;

@@ -1,5 +1,6 @@
 /*
- * sig.c - signals: a signalfd for the master, a stop flag for children.
+ * sig.c - signals: a signalfd for the master, a stop flag for the
+ * processes of connections and UDP workers.
  *
  * The master keeps HUP, TERM, INT, USR1 and CHLD blocked for good and
  * reads them from a signalfd in its poll() loop: no handler runs in the
@@ -30,8 +31,6 @@ master_set(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGCHLD);
-	/* Children's verdict signal; never meant for the master. */
-	sigaddset(set, SIGUSR2);
 }
 
 int
@@ -99,10 +98,8 @@ sig_child_init(volatile sig_atomic_t *stop, sigset_t *waitmask)
 	sigset_t block;
 
 	/*
-	 * Inherited from the master: SIGPIPE ignored; HUP, USR1, CHLD and
-	 * USR2 blocked, and they stay blocked (a "pkill -HUP secho" is for
-	 * the master; USR2 carries the master's verdict, taken with
-	 * sigtimedwait()).
+	 * SIGPIPE ignored (inherited); HUP, USR1 and CHLD stay blocked: a
+	 * "pkill -HUP secho" is for the master.
 	 */
 	child_stop = stop;
 	memset(&sa, 0, sizeof(sa));

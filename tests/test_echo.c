@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "secho/echo.h"
+#include "secho/tcp_echo.h"
 #include "secho/sig.h"
 
 struct server {
@@ -57,7 +58,7 @@ start_server(struct server *s, int idle_ms, const struct conn_ops *ops)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	nonblock(sv[0]);
 	memset(s, 0, sizeof(*s));
-	serve_tcp_conn_init(&s->c, sv[0]);
+	tcp_conn_init(&s->c, sv[0]);
 	if (ops)
 		s->c.c_ops = ops;
 	s->idle_ms = idle_ms;
@@ -508,7 +509,7 @@ test_stop_flag(void **state)
 }
 
 
-/* ---- serve_tcp_echo(): the blocking fast path, in a forked child ---- */
+/* ---- tcp_echo_run(): the blocking fast path, in a forked child ---- */
 
 struct bchild {
 	pid_t	pid;
@@ -530,8 +531,8 @@ start_blocking(struct bchild *b, int idle_ms)
 	if (b->pid == 0) {
 		close(sv[1]);
 		sig_child_init(&stop, &waitmask);
-		serve_tcp_conn_init(&c, sv[0]);
-		_exit((int)serve_tcp_echo(&c, idle_ms, &stop, &waitmask));
+		tcp_conn_init(&c, sv[0]);
+		_exit((int)tcp_echo_run(&c, idle_ms, &stop, &waitmask));
 	}
 	close(sv[0]);
 	b->fd = sv[1];

@@ -45,7 +45,10 @@
 
 #include "secho/config.h"
 #include "secho/echo.h"
+#include "secho/tcp_echo.h"
 #include "secho/tls.h"
+#include "secho/tls_echo.h"
+#include "secho/clock.h"
 
 #define IO_TIMEOUT_MS	20000
 
@@ -302,10 +305,11 @@ server_child(struct tls_server *ts, int fd, int wfd, enum smode mode,
 
 	nonblock(fd);
 	memset(&c, 0, sizeof(c));
-	serve_tcp_conn_init(&c, fd);
+	tcp_conn_init(&c, fd);
 	t0 = now_ms();
-	r.accept = tls_accept(ts, fd, &c, timeout_ms, &child_stop, &waitmask,
-	    r.err, sizeof(r.err));
+	r.accept = tls_accept(tls_server_ctx(ts), fd, &c,
+	    clock_ms() + timeout_ms, &child_stop, &waitmask, r.err,
+	    sizeof(r.err));
 	r.accept_ms = now_ms() - t0;
 	if (r.accept == TLS_ACCEPT_OK) {
 		if (mode == S_PENDING) {

@@ -1,26 +1,58 @@
 /*
- * closefrom.h - close every descriptor from a number up: at start (what
- * the launcher left open) and before the spawner's exec (what the master
- * holds).  Header-only: the static secho-spawn links nothing more for it.
+ * closefrom.h - close every descriptor from a number up, but those to
+ * keep: at start (what the launcher left open), in a process forked from
+ * the master or from an engine (what they hold).  Header-only, libc only.
  */
 #ifndef SECHO_CLOSEFROM_H
 #define SECHO_CLOSEFROM_H
 
+#include <stddef.h>
 #include <unistd.h>
+
+/* close [lo, hi], with close_range() or, before Linux 5.9, one by one. */
+static inline void
+close_span(unsigned lo, unsigned hi)
+{
+	long fd, max;
+
+	if (lo > hi || close_range(lo, hi, 0) == 0)
+		return;
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lo; fd < max && fd <= (long)hi; fd++)
+		(void)close((int)fd);
+}
 
 static inline void
 close_from(int lowfd)
 {
-	long fd, max;
+	close_span((unsigned)lowfd, ~0U);
+}
 
-	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
-		return;
-	/* No close_range (Linux < 5.9): up to the limit, within reason. */
-	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = lowfd; fd < max; fd++)
-		(void)close((int)fd);
+/* Close every descriptor >= lowfd but the n in keep (-1 entries: none). */
+static inline void
+close_from_except(int lowfd, const int *keep, size_t n)
+{
+	unsigned lo = (unsigned)lowfd, k;
+	size_t i, j;
+	int sorted[8], t;
+
+	for (i = j = 0; i < n && j < 8; i++)
+		if (keep[i] >= lowfd)
+			sorted[j++] = keep[i];
+	for (i = 1; i < j; i++) {	/* a handful: insertion sort */
+		t = sorted[i];
+		for (k = (unsigned)i; k > 0 && sorted[k - 1] > t; k--)
+			sorted[k] = sorted[k - 1];
+		sorted[k] = t;
+	}
+	for (i = 0; i < j; i++) {
+		if ((unsigned)sorted[i] > lo)
+			close_span(lo, (unsigned)sorted[i] - 1);
+		lo = (unsigned)sorted[i] + 1;
+	}
+	close_span(lo, ~0U);
 }
 
 #endif

@@ -76,16 +76,4 @@ enum echo_result echo_run(struct conn *c, int idle_timeout_ms,
 /* "eof", "idle-timeout", "shutdown", "error". */
 const char *echo_result_name(enum echo_result r);
 
-/* Plain socket conn (serve_tcp.c). */
-void	serve_tcp_conn_init(struct conn *c, int fd);
-
-/*
- * The same echo as echo_run() for a plain socket in blocking mode: recv,
- * send everything, repeat; SO_RCVTIMEO/SO_SNDTIMEO give the idle timeout
- * and a stop signal shuts the socket down (sig_child_wake_fd()).  Signals
- * in sigmask are unblocked while it runs.  Counts bytes in c.
- */
-enum echo_result serve_tcp_echo(struct conn *c, int idle_timeout_ms,
-    volatile sig_atomic_t *stop, const sigset_t *sigmask);
-
 #endif

@@ -11,7 +11,6 @@
 #include "secho/addr.h"
 #include "secho/config.h"
 
-struct tls_server;
 struct udp_counters;
 
 /* One bound socket.  A listener_config may yield several (host names). */
@@ -22,7 +21,6 @@ struct listener {
 	socklen_t		 l_addrlen;
 	char			 l_name[ADDR_STRLEN];	/* "127.0.0.1:7" */
 	const struct listener_config *l_cfg;		/* in the current config */
-	struct tls_server	*l_tls;			/* tls listeners */
 	int			 l_reused;		/* kept from before a reload */
 	/* UDP worker */
 	pid_t			 l_worker;
@@ -43,8 +41,8 @@ struct listener_set {
 
 /*
  * Build the sockets of cfg into *out.  Sockets of old (may be NULL) whose
- * proto and address match are moved over (their l_fd in old becomes -1
- * and their counters/worker move with them); the rest are opened.  On
+ * socket type and address match are moved over (their l_fd in old becomes
+ * -1 and their counters/worker move with them); the rest are opened.  On
  * failure nothing in old is changed, sockets opened here are closed, err
  * names the address ("bind 127.0.0.1:7: Address already in use") or
  * FILE:LINE for an unresolvable name, and LISTEN_ERR_* is returned.

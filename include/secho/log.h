@@ -28,6 +28,12 @@ struct logline {
  */
 void	log_init(const char *ident, int facility, int level, int to_stderr);
 
+/*
+ * The same settings over a connection of this process's own (in a
+ * process forked from the master, which closed the master's).
+ */
+void	log_reopen(void);
+
 /* Change only the stderr mirror (e.g. off after daemonizing). */
 void	log_set_stderr(int to_stderr);
 

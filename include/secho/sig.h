@@ -7,7 +7,7 @@
 #include <signal.h>
 
 /*
- * Block HUP, TERM, INT, USR1, CHLD (and USR2) for good and return a
+ * Block HUP, TERM, INT, USR1 and CHLD for good and return a
  * non-blocking signalfd that reports them, or -1.  SIGPIPE is ignored.
  */
 int	sig_master_init(void);

@@ -1,7 +1,8 @@
 /*
- * tls.h - OpenSSL: one SSL_CTX per tls listener, built in the master
- * (so certificate errors are start-up errors and every child shares the
- * ticket keys); one SSL per connection, in the child.
+ * tls.h - OpenSSL contexts: one SSL_CTX per tls listener, built in the
+ * master (so certificate errors are start-up errors, or a failed reload)
+ * and inherited by the TLS engine with the ticket keys; the connections
+ * themselves are tls_echo.c's.
  */
 #ifndef SECHO_TLS_H
 #define SECHO_TLS_H
@@ -9,8 +10,9 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include <openssl/ssl.h>
+
 #include "secho/config.h"
-#include "secho/echo.h"
 
 struct tls_server;
 
@@ -33,43 +35,22 @@ void	tls_server_free(struct tls_server *ts);
  */
 void	tls_server_warnings(struct tls_server *ts, char *warn, size_t len);
 
-/* Results of tls_accept(). */
-#define TLS_ACCEPT_OK		0
-#define TLS_ACCEPT_FAILED	(-1)	/* err holds the reason */
-#define TLS_ACCEPT_TIMEOUT	(-2)
-#define TLS_ACCEPT_STOPPED	(-3)
+/* The OpenSSL context of ts, for a connection's handshake (tls_echo.c). */
+SSL_CTX	*tls_server_ctx(const struct tls_server *ts);
 
 /*
- * In the child: handshake on the non-blocking socket fd within timeout_ms
- * (waiting in ppoll with sigmask); on success c is a TLS conn for
- * echo_run().  err receives the OpenSSL reason in words on failure.
+ * Ticket keys: a ring (current + previous) in the master's memory only
+ * (created by the first tls_server_new()), inherited by the TLS engine
+ * at its fork and by its connections' processes.  Call from the master
+ * with CLOCK_MONOTONIC ms: every 12 h it rotates the keys and returns 1,
+ * and the master then starts a TLS engine that has them.
  */
-int	tls_accept(struct tls_server *ts, int fd, struct conn *c,
-	    int timeout_ms, volatile sig_atomic_t *stop,
-	    const sigset_t *sigmask, char *err, size_t errlen);
+int	tls_tick(long long now_ms);
 
 /*
- * After the handshake: protocol ("TLSv1.3"), cipher (OpenSSL name) and,
- * when a client certificate was presented, its subject in RFC 2253 form
- * (empty string otherwise).
- */
-void	tls_conn_info(struct conn *c, const char **version,
-	    const char **cipher, char *subject, size_t sublen);
-
-/* Free the SSL of a conn (does not close the fd). */
-void	tls_conn_free(struct conn *c);
-
-/*
- * Ticket keys: kept in the master's memory only (created by the first
- * tls_server_new()), inherited by children at fork.  Call periodically
- * from the master with CLOCK_MONOTONIC ms; rotates every 12 h.
- */
-void	tls_tick(long long now_ms);
-
-/*
- * Rotate the ticket keys now (the master, on every reload): tickets
- * sealed with the key before stay valid for one more period and are
- * renewed when used.
+ * Rotate the ticket keys now (the master, on every reload, before it
+ * starts the new TLS engine): tickets sealed with the key before stay
+ * valid for one more period and are renewed when used.
  */
 void	tls_rotate_keys(void);
 

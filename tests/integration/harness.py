@@ -342,7 +342,8 @@ def proc_comm(pid):
         return None
 
 
-SPAWNER_COMM = "secho-spawn"
+# The engines: the processes that fork, own and reap the connections'.
+ENGINE_COMMS = ("secho-tcp", "secho-tls")
 
 
 def zombies(pid):
@@ -729,16 +730,24 @@ class Secho:
     # -- processes
 
     def children(self):
-        """Connection children and UDP workers: every child of the master
-        but the plain TCP spawner (secho-spawn)."""
-        kids = children(self.pid)
+        """The processes that serve: each connection's (a child of an
+        engine) and the UDP workers (children of the master), in any
+        state; not the engines themselves."""
+        kids = []
+        for k in children(self.pid):
+            if proc_comm(k) in ENGINE_COMMS:
+                kids.extend(children(k))
+            else:
+                kids.append(k)
         self.seen_children.update(kids)
-        return [k for k in kids if proc_comm(k) != SPAWNER_COMM]
+        return kids
 
-    def spawner(self):
-        """PIDs of the live secho-spawn children of the master."""
+    def engines(self, comm=None):
+        """PIDs of the live engines (children of the master named
+        secho-tcp or secho-tls, or only comm)."""
+        names = (comm,) if comm else ENGINE_COMMS
         return [k for k in children(self.pid)
-                if proc_comm(k) == SPAWNER_COMM and pid_alive(k)]
+                if proc_comm(k) in names and pid_alive(k)]
 
     def live_children(self):
         kids = [c for c in self.children() if pid_alive(c)]
@@ -748,7 +757,11 @@ class Secho:
         return self.children()
 
     def zombies(self):
-        return zombies(self.pid)
+        """Zombies among the master's children and the engines'."""
+        z = zombies(self.pid)
+        for e in self.engines():
+            z.extend(zombies(e))
+        return z
 
 
 def _fields_match(ev, fields):

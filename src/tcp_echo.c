@@ -1,8 +1,8 @@
 /*
- * serve_tcp.c - plain TCP: a struct conn over a non-blocking socket (for
- * echo_run()), and serve_tcp_echo(), the fast path a plain connection
- * child uses: blocking recv()/send() with socket time-outs, two system
- * calls per echo instead of a ppoll() round as well (see bench/).
+ * tcp_echo.c - a plain TCP connection's echo (RFC 862): blocking recv()
+ * and send() with socket time-outs, two system calls per echo instead of
+ * a ppoll() round as well, and splice() for bulk senders (bench/).  Also
+ * the struct conn over a plain socket that TLS starts from.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "secho/conn.h"
 #include "secho/echo.h"
 #include "secho/sig.h"
+#include "secho/tcp_echo.h"
 
 #define SPLICE_PIPE_SIZE (1024 * 1024)
 #define SPLICE_AFTER	(ECHO_BUFSIZE / 4)	/* bytes in one read */
@@ -64,7 +66,7 @@ static const struct conn_ops tcp_ops = {
 };
 
 void
-serve_tcp_conn_init(struct conn *c, int fd)
+tcp_conn_init(struct conn *c, int fd)
 {
 	c->c_ops = &tcp_ops;
 	c->c_ctx = NULL;
@@ -115,7 +117,7 @@ failure(volatile sig_atomic_t *stop)
 }
 
 enum echo_result
-serve_tcp_echo(struct conn *c, int idle_timeout_ms,
+tcp_echo_run(struct conn *c, int idle_timeout_ms,
     volatile sig_atomic_t *stop, const sigset_t *sigmask)
 {
 	static unsigned char buf[ECHO_BUFSIZE];
@@ -192,4 +194,12 @@ out:
 	if (sigmask != NULL)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
+}
+
+const char *
+tcp_echo_serve(void *arg, const struct conn_req *r, struct conn *c,
+    long long hs_deadline, const char *peername, struct conn_tls_info *ti)
+{
+	return echo_result_name(tcp_echo_run(c, r->cr_idle_ms, &conn_stop,
+	    &conn_waitmask));
 }
