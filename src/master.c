@@ -409,8 +409,6 @@ start(struct master *m)
 		startup_error("signals: %s", strerror(errno));
 		return EX_FAIL;
 	}
-	for (i = 0; i < m->ls.ls_count; i++)
-		master_log_listening(&m->ls.ls_items[i]);
 	for (i = 0; i < m->ls.ls_count; i++) {
 		struct listener *l = &m->ls.ls_items[i];
 
@@ -425,6 +423,9 @@ start(struct master *m)
 			return EX_OSERR_;
 		}
 	}
+	/* Everything that serves runs: "listening" means served. */
+	for (i = 0; i < m->ls.ls_count; i++)
+		master_log_listening(&m->ls.ls_items[i]);
 	notify_send("READY=1");
 	return 0;
 }

@@ -40,6 +40,7 @@ IO_TIMEOUT = 20
 EVENT_WORDS = (
     "listening", "connect", "close", "refused", "udp", "udp-drop", "reload",
     "stats", "shutdown", "tls-error", "error", "warning", "notice",
+    "not-served", "engine",
 )
 
 # Exit codes (sysexits).
