@@ -132,11 +132,15 @@ int	config_load(const char *path, struct secho_config **cfgp, char **errp);
 int	config_load_string(const char *text, const char *name,
 	    struct secho_config **cfgp, char **errp);
 
+/* Same, with @include files looked up in incdir (NULL: none). */
+int	config_load_text(const char *text, const char *name,
+	    const char *incdir, struct secho_config **cfgp, char **errp);
+
 void	config_free(struct secho_config *cfg);
 
 /*
  * Names for messages and logs: "tcp", "udp", "tls".  Inline, so that
- * libc-only code (stream.c in secho-spawn) has it without config.c.
+ * libc-only code (conn.c in secho-tcp) has it without config.c.
  */
 static inline const char *
 config_proto_name(int proto)

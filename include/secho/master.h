@@ -110,7 +110,8 @@ struct master {
 #define WORKER_QUICK_MS		10000	/* a helper dying sooner is failing */
 #define WORKER_MAX_DELAY	60000
 
-/* master.c */
+/* master.c: the loop until the shutdown is done; 0 */
+int	 master_run(struct master *m);
 int	 master_log_stderr_wanted(const struct master *m);
 void	 master_apply_log(const struct master *m);
 void	 master_log_listening(const struct listener *l);
