@@ -65,7 +65,7 @@ TCPENG_OBJ = $(BUILD)/secho_tcp.o
 TCPENG    = $(BUILD)/secho-tcp
 LIBSECHO  = $(BUILD)/libsecho.a
 
-UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_tlsmem test_config test_log test_echo test_udp test_tls
+UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_engine test_tlsmem test_config test_log test_echo test_udp test_tls
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all run check unit integration install clean deps certs lint fuzz
