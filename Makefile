@@ -192,11 +192,13 @@ bench-tools: $(BENCH_TOOLS)
 # Correctness only (no timing): every secho-bench mode for ~1 s against
 # secho, failing on any mismatched byte or lost datagram.
 bench-smoke: $(BENCH_TOOLS)
-	@$(MAKE) --no-print-directory SANITIZE= build/secho certs
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp certs
 	@sh bench/smoke.sh
 
+# BASELINE=COMMIT: that commit's secho too, built into build/baseline-*,
+# side by side in the same run ("before and after" in RESULTS.md).
 bench: $(BENCH_TOOLS)
-	@$(MAKE) --no-print-directory SANITIZE= build/secho certs
-	@sh bench/run.sh
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp certs
+	@BENCH_BASELINE="$(BASELINE)" sh bench/run.sh
 
 .PHONY: bench bench-tools bench-smoke

@@ -14,6 +14,8 @@
 #   BENCH_SERVERS="secho ceiling"  run only these servers
 #   BENCH_RESULTS=bench/RESULTS.md  where the report goes
 #   BENCH_PORT=27100    first port
+#   BENCH_BASELINE=COMMIT  also run secho as built from COMMIT ("base"),
+#                       side by side: "make bench BASELINE=f885142"
 #
 # Workload ids: conn pp64 pp4k bulk tls-conn tls-resume tls-pp tls-bulk udp
 # mem (memory per idle connection).
@@ -40,6 +42,24 @@ die() { say "$*"; exit 1; }
 for f in "$SECHO" "$BIN/secho-bench" "$BIN/ceiling" "$CERT" "$KEY" "$CA"; do
 	[ -e "$f" ] || die "$f is missing (run: make bench)"
 done
+
+# ---- the baseline: an earlier commit's secho, built once ----
+BASE=${BENCH_BASELINE:-}
+BASE_SECHO=""
+if [ -n "$BASE" ]; then
+	sha=$(git -C "$ROOT" rev-parse --short "$BASE^{commit}") ||
+	    die "BENCH_BASELINE: no commit $BASE"
+	BASEDIR=$ROOT/build/baseline-$sha
+	if [ ! -x "$BASEDIR/build/secho" ]; then
+		say "building the baseline $sha in $BASEDIR"
+		rm -rf "$BASEDIR"
+		mkdir -p "$BASEDIR"
+		git -C "$ROOT" archive "$sha" | tar -x -C "$BASEDIR"
+		make -C "$BASEDIR" SANITIZE= all >&2 || die "cannot build $sha"
+	fi
+	BASE_SECHO=$BASEDIR/build/secho
+	BASE_NAME="$sha ($(git -C "$ROOT" log -1 --format=%s "$sha" | cut -c1-60))"
+fi
 
 # ---- peers, from Debian packages ----
 need=""
@@ -159,16 +179,18 @@ TCPSRV=$((P + 20))
 SOCAT_TCP=$((P + 30)) SOCAT_TLS=$((P + 31)) SOCAT_UDP=$((P + 30))
 STUNNEL=$((P + 40)) STUNNEL_BACK=$((P + 41)) STUNNEL_EXEC=$((P + 42))
 CEIL_TCP=$((P + 50)) CEIL_TLS=$((P + 51)) CEIL_UDP=$((P + 50))
+BASE_TCP=$((P + 60)) BASE_TLS=$((P + 61)) BASE_UDP=$((P + 60))
 
 for port in $SECHO_TCP $SECHO_TLS $XINETD $TCPSRV $SOCAT_TCP $SOCAT_TLS \
-    $STUNNEL $STUNNEL_BACK $STUNNEL_EXEC $CEIL_TCP $CEIL_TLS; do
+    $STUNNEL $STUNNEL_BACK $STUNNEL_EXEC $CEIL_TCP $CEIL_TLS $BASE_TCP $BASE_TLS; do
 	if ss -Hltun 2>/dev/null | awk '{ print $5 }' | grep -q ":$port\$"; then
 		die "port $port is in use (set BENCH_PORT)"
 	fi
 done
 
 # ---- configurations ----
-cat >"$T/secho.cfg" <<EOF
+secho_cfg() {	# tcp/udp port, tls port
+	cat <<EOF
 daemon = { shutdown_timeout = 1; };
 log = { level = "warning"; };
 limits = {
@@ -178,11 +200,14 @@ limits = {
 };
 tls = { certificate = "$CERT"; private_key = "$KEY"; };
 listeners = (
-  { proto = "tcp"; address = "127.0.0.1"; port = $SECHO_TCP; },
-  { proto = "tls"; address = "127.0.0.1"; port = $SECHO_TLS; },
-  { proto = "udp"; address = "127.0.0.1"; port = $SECHO_UDP; }
+  { proto = "tcp"; address = "127.0.0.1"; port = $1; },
+  { proto = "tls"; address = "127.0.0.1"; port = $2; },
+  { proto = "udp"; address = "127.0.0.1"; port = $1; }
 );
 EOF
+}
+secho_cfg "$SECHO_TCP" "$SECHO_TLS" >"$T/secho.cfg"
+secho_cfg "$BASE_TCP" "$BASE_TLS" >"$T/base.cfg"
 
 cat >"$T/xinetd.conf" <<EOF
 defaults
@@ -237,12 +262,14 @@ stunnel_conf() {	# NAME then service lines
 }
 
 ALLSERVERS="secho xinetd tcpserver socat stunnel stunnel-exec ceiling"
+[ -n "$BASE_SECHO" ] && ALLSERVERS="secho base xinetd tcpserver socat stunnel stunnel-exec ceiling"
 
 # ---- servers ----
 # start_server NAME: one server (stunnel with its back end)
 start_server() {
 	case $1 in
 	secho) start secho "$SECHO" -f -c "$T/secho.cfg" ;;
+	base) start base "$BASE_SECHO" -f -c "$T/base.cfg" ;;
 	xinetd) start xinetd xinetd -f "$T/xinetd.conf" -dontfork -pidfile "$T/xinetd.pid" ;;
 	# -HRl0: no DNS or ident look-ups (there is no resolver here, and
 	# nobody benchmarks those); -b: a listen backlog like the others'
@@ -281,6 +308,9 @@ endpoint() {
 	secho/tcp) echo "$SECHO_TCP $(pid_of secho)" ;;
 	secho/tls) echo "$SECHO_TLS $(pid_of secho)" ;;
 	secho/udp) echo "$SECHO_UDP $(pid_of secho)" ;;
+	base/tcp) echo "$BASE_TCP $(pid_of base)" ;;
+	base/tls) echo "$BASE_TLS $(pid_of base)" ;;
+	base/udp) echo "$BASE_UDP $(pid_of base)" ;;
 	xinetd/tcp) echo "$XINETD $(pid_of xinetd)" ;;
 	xinetd/udp) echo "$XINETD $(pid_of xinetd)" ;;
 	tcpserver/tcp) echo "$TCPSRV $(pid_of tcpserver)" ;;
@@ -302,6 +332,7 @@ servers_for() {		# proto
 	tls) l="secho socat stunnel stunnel-exec ceiling" ;;
 	udp) l="secho xinetd socat ceiling" ;;
 	esac
+	[ -n "$BASE_SECHO" ] && l="secho base ${l#secho }"
 	if [ -n "$SERVERS" ]; then
 		r=""
 		for s in $l; do
@@ -398,6 +429,7 @@ EOF
 # running, the 50 new processes of a forking server would be charged a
 # larger share of library pages that cost no new memory.
 MEMSETS="secho/tcp xinetd/tcp tcpserver/tcp socat/tcp ceiling/tcp secho/tls socat/tls stunnel/tls stunnel-exec/tls ceiling/tls"
+[ -n "$BASE_SECHO" ] && MEMSETS="secho/tcp base/tcp ${MEMSETS#secho/tcp } base/tls"
 if selected mem; then
 	stop_servers
 	for sp in $MEMSETS; do
@@ -515,6 +547,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 			printf ' %s%s |' "$(fmt "$v")" "$note"
 			case $s in
 			secho) sv=$v ;;
+			base) ;;	# not a peer: see "Before and after"
 			ceiling) cv=$v ;;
 			*)
 				[ -n "$v" ] || continue
@@ -541,6 +574,35 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 	echo
 	echo "For the 4 KiB ping-pong the figure is the median p50 latency in ms (lower is better, so a ratio below 1 is better)."
 	echo
+	if [ -n "$BASE_SECHO" ]; then
+		echo "## Before and after"
+		echo
+		echo "secho as built from this tree against **base**, secho built from $BASE_NAME, in the same run (\`make bench BASELINE=$BASE\`). Rates: medians (a ratio above 1 is better); CPU: µs of server CPU per operation (below 1 is better); memory: PSS KiB per idle connection, each server alone (below 1 is better). Within 10 % of the baseline, or better: ratio ≥ 0.9 for rates, ≤ 1.1 for CPU and memory."
+		echo
+		echo "| figure | secho | base | secho ÷ base | within 10 % or better |"
+		echo "|---|---:|---:|---:|---|"
+		for id in conn pp64 tls-conn tls-resume tls-pp; do
+			selected "$id" || continue
+			a=$(median_of "$id" secho rate) b=$(median_of "$id" base rate)
+			r=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.2f", a / b }')
+			ok=$(awk -v r="$r" 'BEGIN { print (r != "–" && r >= 0.9) ? "yes" : "no" }')
+			echo "| $id rate | $(fmt "$a") | $(fmt "$b") | $r | $ok |"
+			a=$(cpu_per_op "$id" secho 0) b=$(cpu_per_op "$id" base 0)
+			r=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.2f", a / b }')
+			ok=$(awk -v r="$r" 'BEGIN { print (r != "–" && r <= 1.1) ? "yes" : "no" }')
+			echo "| $id CPU µs/op | $(fmt "$a") | $(fmt "$b") | $r | $ok |"
+		done
+		if [ -f "$RES/mem" ]; then
+			for proto in tcp tls; do
+				a=$(awk -v p="$proto" '$1 == "secho" && $2 == p { print $4 }' "$RES/mem")
+				b=$(awk -v p="$proto" '$1 == "base" && $2 == p { print $4 }' "$RES/mem")
+				r=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b == 0) print "–"; else printf "%.2f", a / b }')
+				ok=$(awk -v r="$r" 'BEGIN { print (r != "–" && r <= 1.1) ? "yes" : "no" }')
+				echo "| idle memory $proto, PSS KiB/conn | $a | $b | $r | $ok |"
+			done
+		fi
+		echo
+	fi
 	echo "## Server CPU per operation (medians)"
 	echo
 	echo "CPU time (user + system) of all the server's processes, reaped children included, from /proc, divided by every operation of the run (warm-up included). µs per operation; bulk: ms per GB echoed. Steadier than the rates when the machine is noisy, but loopback softirq work is charged to whichever process happens to run, so differences of 10-20 % are noise."
@@ -583,7 +645,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 	echo
 	echo "## Set-up"
 	echo
-	echo "- secho: \`secho -f\`, log level warning, limits raised (max_connections and max_connections_per_host 100000, udp_rate_per_host 0), TLS certificate certs/server.pem (ECDSA P-256); plain TCP children come from build/secho-spawn (the static libc-only spawner), TLS children are forks of the master; the CPU and memory figures include the spawner."
+	echo "- secho: \`secho -f\`, log level warning, limits raised (max_connections and max_connections_per_host 100000, udp_rate_per_host 0), TLS certificate certs/server.pem (ECDSA P-256); plain TCP connections' processes come from build/secho-tcp (the static libc-only engine), TLS ones from secho-tls (a fork of the master); the CPU and memory figures include the engines."
 	echo "- xinetd: internal echo-stream and echo-dgram, \`-dontfork\`, own config (instances/per_source unlimited, cps 100000, no logging)."
 	echo "- tcpserver: \`tcpserver -HRl0 -b 1024 -c 1000 127.0.0.1 PORT cat\` (-HRl0: no DNS/ident look-ups, there is no resolver here; -b: listen backlog)."
 	echo "- socat: \`TCP-LISTEN:P,fork,reuseaddr,backlog=1024 PIPE\`, \`OPENSSL-LISTEN:P,fork,reuseaddr,backlog=1024,cert,key,verify=0 PIPE\`, \`UDP-RECVFROM:P,fork PIPE\` (backlog raised from socat's 5, which drops SYNs)."

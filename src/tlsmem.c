@@ -352,13 +352,24 @@ tm_realloc(void *p, size_t n, const char *file, int line)
 	return q;
 }
 
+/*
+ * SECHO_TLSMEM=off leaves OpenSSL on malloc, =nohot keeps the children's
+ * arenas but not the master's hot one: for measuring what each part
+ * gains (bench/RESULTS.md), and a way out if an OpenSSL upgrade ever
+ * disagrees with this file.
+ */
 int
 tlsmem_init(void)
 {
+	const char *mode = getenv("SECHO_TLSMEM");
+
+	if (mode != NULL && strcmp(mode, "off") == 0)
+		return 0;
 	tm_classes();
 	if (CRYPTO_set_mem_functions(tm_malloc, tm_realloc, tm_freefn) != 1)
 		return -1;
-	(void)tm_arena_init(&tm_hot, TM_HOT_RESERVE, 0);	/* or malloc */
+	if (mode == NULL || strcmp(mode, "nohot") != 0)
+		(void)tm_arena_init(&tm_hot, TM_HOT_RESERVE, 0);   /* or malloc */
 	return 0;
 }
 
