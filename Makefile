@@ -179,7 +179,7 @@ deb-boot-test:
 # built into build/bench/ (installed nowhere); "make bench" starts secho
 # (release build), the peers (installed with apt-get when missing) and the
 # ceiling on loopback, and writes bench/RESULTS.md.  See bench/run.sh.
-BENCH_TOOLS  = build/bench/secho-bench build/bench/ceiling
+BENCH_TOOLS  = build/bench/secho-bench build/bench/ceiling build/bench/scale
 BENCH_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -pthread
 
 build/bench/%: bench/%.c
@@ -201,4 +201,9 @@ bench: $(BENCH_TOOLS)
 	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp certs
 	@BENCH_BASELINE="$(BASELINE)" sh bench/run.sh
 
-.PHONY: bench bench-tools bench-smoke
+# 25,000 plain connections held, each echoing once a second (bench/scale.sh).
+bench-scale: $(BENCH_TOOLS)
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp
+	@sh bench/scale.sh
+
+.PHONY: bench bench-tools bench-smoke bench-scale
