@@ -3,6 +3,7 @@
 #   make            build build/secho and build/secho-spawn (its plain TCP
 #                   spawner; installed in LIBEXECDIR, compiled into secho:
 #                   give the same PREFIX/LIBEXECDIR to make and make install)
+#                   and build/secho-ping, the client (installed in BINDIR)
 #   make run        serve conf/secho-dev.cfg in the foreground (loopback)
 #   make check      unit tests (cmocka), end-to-end tests, secho-bench smoke
 #   make check SANITIZE=1   the same with ASan + UBSan (objects in build/san)
@@ -14,6 +15,7 @@
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
@@ -60,12 +62,23 @@ SPAWN_OBJ = $(BUILD)/spawner.o
 SPAWN     = $(BUILD)/secho-spawn
 LIBSECHO  = $(BUILD)/libsecho.a
 
-UNIT_TESTS = test_addr test_proxy test_spawn test_tlsmem test_nofork test_config test_log test_echo test_udp test_tls
+# secho-ping (issue 12), the client: its own objects and library, so no
+# line of it reaches the daemon; it shares addr.o and sslerr.o.
+PING_LIB_SRCS = src/ping_args.c src/ping_stats.c src/ping_payload.c \
+            src/ping_report.c src/ping_conn.c src/ping_tls.c src/ping_probe.c
+PING_LIB_OBJS = $(PING_LIB_SRCS:src/%.c=$(BUILD)/%.o)
+PING_OBJ  = $(BUILD)/ping_main.o
+PING      = $(BUILD)/secho-ping
+LIBPING   = $(BUILD)/libping.a
+PING_LIBS := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
+UNIT_TESTS = test_addr test_proxy test_spawn test_tlsmem test_nofork test_config test_log test_echo test_udp test_tls \
+             test_ping_args test_ping_stats test_ping_payload test_ping_report
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all run check unit integration install clean deps certs lint fuzz
 
-all: $(BIN) $(SPAWN)
+all: $(BIN) $(SPAWN) $(PING)
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -83,6 +96,18 @@ $(BIN): $(MAIN_OBJ) $(LIBSECHO)
 # (bench/RESULTS.md).  The sanitizers need the dynamic runtime.
 $(SPAWN): $(SPAWN_OBJ) $(LIBSECHO)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(SPAWN_LDFLAGS) -o $@ $^
+
+$(LIBPING): $(PING_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(PING): $(PING_OBJ) $(LIBPING) $(LIBSECHO)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PING_LIBS) -lm
+
+# The client's tests (shortest stem: this rule wins over the next).
+$(BUILD)/tests/test_ping%: tests/test_ping%.c $(LIBPING) $(LIBSECHO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(LIBPING) $(LIBSECHO) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
 $(BUILD)/tests/%: tests/%.c $(LIBSECHO)
 	@mkdir -p $(@D)
@@ -103,24 +128,27 @@ unit: $(UNIT_BINS) certs
 	    echo "== $$t"; ./$$t || fail=1; \
 	done; exit $$fail
 
-integration: $(BIN) $(SPAWN) certs
-	SECHO_BIN=$(BIN) python3 tests/integration/run.py
+integration: $(BIN) $(SPAWN) $(PING) certs
+	SECHO_BIN=$(BIN) SECHO_PING_BIN=$(PING) python3 tests/integration/run.py
 
 check: deps check-docs
-	@$(MAKE) --no-print-directory $(BIN) $(SPAWN) $(UNIT_BINS)
+	@$(MAKE) --no-print-directory $(BIN) $(SPAWN) $(PING) $(UNIT_BINS)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory bench-smoke
 
-install: $(BIN) $(SPAWN)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
+install: $(BIN) $(SPAWN) $(PING)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/secho
+	install -m 0755 $(PING) $(DESTDIR)$(BINDIR)/secho-ping
 	install -m 0755 $(SPAWN) $(DESTDIR)$(LIBEXECDIR)/secho-spawn
 	install -d $(DESTDIR)$(SYSCONFDIR)
 	install -m 0644 conf/secho.cfg $(DESTDIR)$(SYSCONFDIR)/secho.cfg
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 doc/secho.8 $(DESTDIR)$(MANDIR)/man8/secho.8
 	install -m 0644 doc/secho.cfg.5 $(DESTDIR)$(MANDIR)/man5/secho.cfg.5
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 doc/secho-ping.1 $(DESTDIR)$(MANDIR)/man1/secho-ping.1
 	install -d $(DESTDIR)$(UNITDIR)
 	sed -e 's|/usr/sbin/secho|$(SBINDIR)/secho|g' \
 	    -e 's|/etc/secho.cfg|$(SYSCONFDIR)/secho.cfg|g' \
@@ -169,6 +197,7 @@ deb-boot-test:
 .PHONY: check-docs deb deb-lint deb-test deb-boot-test
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(SPAWN_OBJ:.o=.d)
+-include $(PING_LIB_OBJS:.o=.d) $(PING_OBJ:.o=.d)
 
 # Benchmark (issue 6): the load generator and the epoll ceiling server are
 # built into build/bench/ (installed nowhere); "make bench" starts secho
