@@ -206,12 +206,31 @@ ping_parse_alpn(const char *s, unsigned char *wire, size_t max)
 	return (int)off;
 }
 
+/* The long option that "--name" (maybe a prefix) means, as getopt_long. */
+static const struct option *
+long_match(const char *a, size_t n)
+{
+	const struct option *hit = NULL;
+	size_t i;
+
+	for (i = 0; long_opts[i].name != NULL; i++) {
+		if (strncmp(long_opts[i].name, a, n) != 0)
+			continue;
+		if (strlen(long_opts[i].name) == n)
+			return &long_opts[i];		/* exact */
+		if (hit != NULL)
+			return NULL;			/* ambiguous */
+		hit = &long_opts[i];
+	}
+	return hit;
+}
+
 int
 ping_args_monitoring(int argc, char **argv)
 {
-	static const char *const names[] = { "warning", "critical", "cert-days" };
+	const struct option *opt;
 	const char *a, *eq;
-	size_t i, n;
+	size_t n;
 	int k;
 
 	for (k = 1; k < argc; k++) {
@@ -223,10 +242,10 @@ ping_args_monitoring(int argc, char **argv)
 		a += 2;
 		eq = strchr(a, '=');
 		n = eq ? (size_t)(eq - a) : strlen(a);
-		/* getopt_long takes unambiguous prefixes ("--crit"). */
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (n >= 2 && strncmp(names[i], a, n) == 0)
-				return 1;
+		if ((opt = long_match(a, n)) != NULL &&
+		    (opt->val == OPT_WARNING || opt->val == OPT_CRITICAL ||
+		    opt->val == OPT_CERT_DAYS))
+			return 1;
 	}
 	return 0;
 }
