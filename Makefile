@@ -220,7 +220,13 @@ bench-smoke: $(BENCH_TOOLS)
 	@sh bench/smoke.sh
 
 bench: $(BENCH_TOOLS)
-	@$(MAKE) --no-print-directory SANITIZE= build/secho certs
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-ping certs
 	@sh bench/run.sh
 
-.PHONY: bench bench-tools bench-smoke
+# secho-ping against secho-bench (issue 12): rate and round trip, its own
+# section of bench/RESULTS.md.  See bench/ping.sh.
+bench-ping: $(BENCH_TOOLS)
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-ping
+	@sh bench/ping.sh
+
+.PHONY: bench bench-tools bench-smoke bench-ping
