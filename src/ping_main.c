@@ -173,8 +173,9 @@ run(struct ping_run *r, const struct ping_opts *o, double conn_us,
 			break;
 		if (ping_stop)
 			break;
+		/* After a slow probe, the next one waits a whole interval. */
 		t = conn_now_ns();
-		next = (seq > 1 ? next : t) + iv;
+		next = (next > t ? next : t) + iv;
 		memset(&line, 0, sizeof(line));
 		line.pl_connect_us = line.pl_handshake_us = -1;
 		line.pl_resumed = -1;
@@ -202,8 +203,8 @@ run(struct ping_run *r, const struct ping_opts *o, double conn_us,
 		if (end.pe_interrupted)
 			break;
 		if (end.pe_fatal) {
-			snprintf(err, sizeof(err), "%s refused the TLS session "
-			    "at the first read: %s", r->r_addr, end.pe_reason);
+			snprintf(err, sizeof(err), "%s did not echo the first "
+			    "probe: %s", r->r_addr, end.pe_reason);
 			return cannot(o, r->r_addr, err);
 		}
 		if (o->po_new_conn)

@@ -325,8 +325,12 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 failed:
 	snprintf(end->pe_reason, sizeof(end->pe_reason), "%s after %zu of %zu "
 	    "bytes", err, got, size);
-	/* An alert at the first read (TLS 1.3 refusing our certificate). */
-	if (proto && r->r_st.st_sent == 0) {
+	/*
+	 * The run's first probe ends before any echo (reset, closed, or a
+	 * TLS alert at the first read: TLS 1.3 refusing our certificate):
+	 * the server will not serve us, it could not run at all.
+	 */
+	if (r->r_st.st_sent == 0 && (proto || got == 0)) {
 		end->pe_fatal = 1;
 		snprintf(end->pe_reason, sizeof(end->pe_reason), "%s", err);
 	}

@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -736,6 +737,32 @@ class PingFaults(PingCase):
         self.assertRegex(r.out, r"(?m)^no echo from 127\.0\.0\.1:\d+: seq=2 lost \(connection closed by "
                                 r"the server after 32 of 64 bytes\)$")
         self.assertRegex(r.out, r"(?m)^64 bytes from 127\.0\.0\.1:\d+: seq=3 ")   # reconnected
+
+    def test_reset_or_closed_at_once_cannot_run(self):
+        def reset(c, srv):
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+
+        def close(c, srv):
+            c.close()
+        for handler in (reset, close):
+            s = self.serve(handler)
+            r = self.ping("-c", 2, "127.0.0.1", s.port)
+            self.assertEqual(r.rc, 2, str(r))
+            self.assertRegex(r.err, r"^secho-ping: 127\.0\.0\.1:%d did not echo the first probe: "
+                                    r"connection (reset|closed) by the server" % s.port)
+            self.assertNotIn("probes sent", r.out)
+        # after a first echo, a reset is a lost probe (exit 1), not the end
+        def reset_second(c, srv):
+            b = recv_some(c, srv)
+            c.sendall(b)
+            recv_some(c, srv)
+            reset(c, srv)
+        s = self.serve(reset_second)
+        r = self.ping("-c", 2, "-i", 0, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (2, 1, 1, 0), str(r))
+        self.assertIn("seq=2 lost (connection reset by the server after 0 of 64 bytes)", r.out)
 
     def test_never_answers_w_respected(self):
         def handler(c, srv):
