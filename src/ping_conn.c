@@ -53,8 +53,11 @@ conn_resolve(const char *host, int port, int family, int dgram,
 	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
 	snprintf(serv, sizeof(serv), "%d", port);
 	rc = getaddrinfo(name, serv, &hints, res);
-	if (rc == EAI_BADFLAGS || (rc != 0 && (hints.ai_flags & AI_ADDRCONFIG))) {
-		/* Loopback-only machines: AI_ADDRCONFIG hides ::1. */
+	if (rc != 0) {
+		/*
+		 * Without AI_ADDRCONFIG: on a machine with loopback only it
+		 * hides ::1 and 127.0.0.1.
+		 */
 		hints.ai_flags = AI_NUMERICSERV;
 		rc = getaddrinfo(name, serv, &hints, res);
 	}

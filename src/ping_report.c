@@ -79,7 +79,11 @@ void
 report_header(FILE *f, const char *host, const char *addr, const char *proto,
     size_t size)
 {
-	if (addr_is_literal(host))
+	size_t n = strlen(host);
+
+	/* An IP literal, also "[::1]", is already in ADDR. */
+	if (addr_is_literal(host) || (n > 2 && host[0] == '[' &&
+	    host[n - 1] == ']'))
 		fprintf(f, "SECHO-PING %s (%s): %zu bytes per probe\n", addr,
 		    proto, size);
 	else

@@ -63,6 +63,8 @@ test_spec_text(void **state)
 
 	report_header(out_open(&o), "127.0.0.1", "127.0.0.1:7", "tcp", 64);
 	out_is(&o, "SECHO-PING 127.0.0.1:7 (tcp): 64 bytes per probe\n");
+	report_header(out_open(&o), "[::1]", "[::1]:7", "udp", 64);
+	out_is(&o, "SECHO-PING [::1]:7 (udp): 64 bytes per probe\n");
 	report_header(out_open(&o), "localhost", "[::1]:7443", "tls", 5);
 	out_is(&o, "SECHO-PING localhost at [::1]:7443 (tls): 5 bytes per probe\n");
 
