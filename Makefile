@@ -3,6 +3,7 @@
 #   make            build build/secho and build/secho-tcp (its plain TCP
 #                   engine; installed in LIBEXECDIR, compiled into secho:
 #                   give the same PREFIX/LIBEXECDIR to make and make install)
+#                   and build/secho-ping, the client (installed in BINDIR)
 #   make run        serve conf/secho-dev.cfg in the foreground (loopback)
 #   make check      unit tests (cmocka), end-to-end tests, secho-bench smoke
 #   make check SANITIZE=1   the same with ASan + UBSan (objects in build/san)
@@ -14,6 +15,7 @@
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
@@ -65,12 +67,23 @@ TCPENG_OBJ = $(BUILD)/secho_tcp.o
 TCPENG    = $(BUILD)/secho-tcp
 LIBSECHO  = $(BUILD)/libsecho.a
 
-UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_engine test_tlsmem test_config test_log test_echo test_udp test_tls
+# secho-ping (issue 12), the client: its own objects and library, so no
+# line of it reaches the daemon; it shares addr.o and sslerr.o.
+PING_LIB_SRCS = src/ping_args.c src/ping_stats.c src/ping_payload.c \
+            src/ping_report.c src/ping_conn.c src/ping_tls.c src/ping_probe.c
+PING_LIB_OBJS = $(PING_LIB_SRCS:src/%.c=$(BUILD)/%.o)
+PING_OBJ  = $(BUILD)/ping_main.o
+PING      = $(BUILD)/secho-ping
+LIBPING   = $(BUILD)/libping.a
+PING_LIBS := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
+UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_engine test_tlsmem test_config test_log test_echo test_udp test_tls \
+             test_ping_args test_ping_stats test_ping_payload test_ping_report
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all run check unit integration install clean deps certs lint fuzz
 
-all: $(BIN) $(TCPENG)
+all: $(BIN) $(TCPENG) $(PING)
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -88,6 +101,18 @@ $(BIN): $(MAIN_OBJ) $(LIBSECHO)
 # (bench/RESULTS.md).  The sanitizers need the dynamic runtime.
 $(TCPENG): $(TCPENG_OBJ) $(LIBSECHO)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(TCPENG_LDFLAGS) -o $@ $^
+
+$(LIBPING): $(PING_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(PING): $(PING_OBJ) $(LIBPING) $(LIBSECHO)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PING_LIBS) -lm
+
+# The client's tests (shortest stem: this rule wins over the next).
+$(BUILD)/tests/test_ping%: tests/test_ping%.c $(LIBPING) $(LIBSECHO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(LIBPING) $(LIBSECHO) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
 $(BUILD)/tests/%: tests/%.c $(LIBSECHO)
 	@mkdir -p $(@D)
@@ -108,24 +133,27 @@ unit: $(UNIT_BINS) certs
 	    echo "== $$t"; ./$$t || fail=1; \
 	done; exit $$fail
 
-integration: $(BIN) $(TCPENG) certs
-	SECHO_BIN=$(BIN) python3 tests/integration/run.py
+integration: $(BIN) $(TCPENG) $(PING) certs
+	SECHO_BIN=$(BIN) SECHO_PING_BIN=$(PING) python3 tests/integration/run.py
 
 check: deps check-docs
-	@$(MAKE) --no-print-directory $(BIN) $(TCPENG) $(UNIT_BINS)
+	@$(MAKE) --no-print-directory $(BIN) $(TCPENG) $(PING) $(UNIT_BINS)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory bench-smoke
 
-install: $(BIN) $(TCPENG)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
+install: $(BIN) $(TCPENG) $(PING)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/secho
+	install -m 0755 $(PING) $(DESTDIR)$(BINDIR)/secho-ping
 	install -m 0755 $(TCPENG) $(DESTDIR)$(LIBEXECDIR)/secho-tcp
 	install -d $(DESTDIR)$(SYSCONFDIR)
 	install -m 0644 conf/secho.cfg $(DESTDIR)$(SYSCONFDIR)/secho.cfg
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 doc/secho.8 $(DESTDIR)$(MANDIR)/man8/secho.8
 	install -m 0644 doc/secho.cfg.5 $(DESTDIR)$(MANDIR)/man5/secho.cfg.5
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 doc/secho-ping.1 $(DESTDIR)$(MANDIR)/man1/secho-ping.1
 	install -d $(DESTDIR)$(UNITDIR)
 	sed -e 's|/usr/sbin/secho|$(SBINDIR)/secho|g' \
 	    -e 's|/etc/secho.cfg|$(SYSCONFDIR)/secho.cfg|g' \
@@ -173,7 +201,8 @@ deb-boot-test:
 
 .PHONY: check-docs deb deb-lint deb-test deb-boot-test
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(SPAWN_OBJ:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TCPENG_OBJ:.o=.d)
+-include $(PING_LIB_OBJS:.o=.d) $(PING_OBJ:.o=.d)
 
 # Benchmark (issue 6): the load generator and the epoll ceiling server are
 # built into build/bench/ (installed nowhere); "make bench" starts secho
@@ -198,7 +227,7 @@ bench-smoke: $(BENCH_TOOLS)
 # BASELINE=COMMIT: that commit's secho too, built into build/baseline-*,
 # side by side in the same run ("before and after" in RESULTS.md).
 bench: $(BENCH_TOOLS)
-	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp certs
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp build/secho-ping certs
 	@BENCH_BASELINE="$(BASELINE)" sh bench/run.sh
 
 # 25,000 plain connections held, each echoing once a second (bench/scale.sh).
@@ -206,4 +235,10 @@ bench-scale: $(BENCH_TOOLS)
 	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp
 	@sh bench/scale.sh
 
-.PHONY: bench bench-tools bench-smoke bench-scale
+# secho-ping against secho-bench (issue 12): rate and round trip, its own
+# section of bench/RESULTS.md.  See bench/ping.sh.
+bench-ping: $(BENCH_TOOLS)
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp build/secho-ping
+	@sh bench/ping.sh
+
+.PHONY: bench bench-tools bench-smoke bench-scale bench-ping

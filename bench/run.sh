@@ -18,7 +18,9 @@
 #                       side by side: "make bench BASELINE=f885142"
 #
 # Workload ids: conn pp64 pp4k bulk tls-conn tls-resume tls-pp tls-bulk udp
-# mem (memory per idle connection).
+# mem (memory per idle connection), ping (secho-ping against secho-bench,
+# bench/ping.sh; BENCH_ONLY=ping runs only that and keeps the rest of the
+# report).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,6 +40,12 @@ HZ=$(getconf CLK_TCK)
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
+
+# secho-ping's own figures (issue 12) come from bench/ping.sh, which
+# replaces only its section of the report.
+if [ "$ONLY" = ping ]; then
+	exec sh bench/ping.sh "$OUT"
+fi
 
 for f in "$SECHO" "$BIN/secho-bench" "$BIN/ceiling" "$CERT" "$KEY" "$CA"; do
 	[ -e "$f" ] || die "$f is missing (run: make bench)"
@@ -671,5 +679,8 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 } >"$T/RESULTS.md"
 
 cp "$T/RESULTS.md" "$OUT"
+if [ -z "$ONLY" ] || selected ping; then
+	sh bench/ping.sh "$OUT" || say "bench/ping.sh failed"
+fi
 say "results in $OUT"
 sed -n '/^## Rates/,/^## Set-up/p' "$OUT" | sed '$d'

@@ -11,7 +11,8 @@ set -eu
 # tests: real clients we did not write, and tools the tests use
 PKGS="gcc make pkg-config libssl-dev libconfig-dev libcmocka-dev
       openssl socat netcat-openbsd python3 gnutls-bin procps
-      util-linux iproute2 haproxy valgrind sslscan strace"
+      util-linux iproute2 haproxy valgrind sslscan strace
+      xinetd ncat stunnel4"
 
 [ $# -gt 0 ] && PKGS="$*"
 

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Every setting the configuration loader knows is documented in
-# secho.cfg(5), under the subsection of its group; and both man pages
-# format without warnings.
+# secho.cfg(5), under the subsection of its group; every option of
+# secho-ping has an entry in secho-ping(1); and the man pages format
+# without warnings.
 #
 #   sh tests/test_manpage.sh [src/config.c] [doc/secho.cfg.5] [doc/secho.8]
+#       [src/ping_args.c] [doc/secho-ping.1]
 #
 # The settings come from the tables of src/config.c: each
 # "static const struct field GROUP_fields[] = { ... };" lists its settings
@@ -15,13 +17,15 @@ set -u
 src=${1:-src/config.c}
 cfgman=${2:-doc/secho.cfg.5}
 man8=${3:-doc/secho.8}
+pingsrc=${4:-src/ping_args.c}
+man1=${5:-doc/secho-ping.1}
 pass=0
 fail=0
 
 ok() { pass=$((pass + 1)); echo "ok - $*"; }
 notok() { fail=$((fail + 1)); echo "FAIL - $*"; }
 
-for f in "$src" "$cfgman" "$man8"; do
+for f in "$src" "$cfgman" "$man8" "$pingsrc" "$man1"; do
 	[ -r "$f" ] || { echo "test_manpage: cannot read $f" >&2; exit 2; }
 done
 
@@ -107,9 +111,44 @@ echo "$pass $fail" > "${TMPDIR:-/tmp}/secho-manpage.$$"
 read -r pass fail < "${TMPDIR:-/tmp}/secho-manpage.$$"
 rm -f "${TMPDIR:-/tmp}/secho-manpage.$$"
 
+# secho-ping(1): each short option of short_opts[] and each long option of
+# long_opts[] in src/ping_args.c is the tag (the line after .TP) of an
+# entry under .SH OPTIONS, written \-x or \-\-name.
+shorts=$(sed -n 's/^static const char short_opts\[\] = "\(.*\)";$/\1/p' "$pingsrc" |
+    tr -d ':')
+longs=$(awk '/^static const struct option long_opts\[\]/ { in_l = 1; next }
+	in_l && /^\};/ { in_l = 0 }
+	in_l && match($0, /\{ "[a-z-]+"/) { s = substr($0, RSTART + 3, RLENGTH - 4); print s }' "$pingsrc")
+tags=$(awk '/^\.SH / { opt = ($2 == "OPTIONS") ; next }
+	opt && /^\.TP/ { tp = 1; next }
+	tp { print; tp = 0 }' "$man1")
+if [ ${#shorts} -ge 10 ] && [ "$(printf '%s\n' "$longs" | grep -c .)" -ge 10 ]; then
+	ok "found ${#shorts} short and $(printf '%s\n' "$longs" | grep -c .) long options in $pingsrc"
+else
+	notok "found only \"$shorts\" and \"$longs\" in $pingsrc (has its layout changed?)"
+fi
+i=1
+while [ $i -le ${#shorts} ]; do
+	c=$(printf '%s' "$shorts" | cut -c $i)
+	i=$((i + 1))
+	if printf '%s\n' "$tags" | grep -q -- "\\\\-$c\\([^A-Za-z0-9]\\|\$\\)"; then
+		ok "secho-ping -$c is documented in $man1"
+	else
+		notok "secho-ping -$c has no .TP entry under OPTIONS in $man1"
+	fi
+done
+for l in $longs; do
+	esc=$(printf '%s' "$l" | sed 's/-/\\\\-/g')
+	if printf '%s\n' "$tags" | grep -q -- "\\\\-\\\\-$esc\\([^A-Za-z0-9\\]\\|\$\\)"; then
+		ok "secho-ping --$l is documented in $man1"
+	else
+		notok "secho-ping --$l has no .TP entry under OPTIONS in $man1"
+	fi
+done
+
 # The pages must format cleanly (what lintian checks), where man-db is here.
 if command -v man >/dev/null 2>&1; then
-	for page in "$man8" "$cfgman"; do
+	for page in "$man8" "$cfgman" "$man1"; do
 		out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
 		    man --warnings -E UTF-8 -l -Tutf8 -Z "$page" 2>&1 >/dev/null)
 		if [ -z "$out" ]; then

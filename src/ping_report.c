@@ -1,0 +1,339 @@
+/*
+ * ping_report.c - secho-ping's output on standard output: header, TLS
+ * line, probe lines, statistics, JSON and the monitoring line
+ * (ping_report.h).  Pure code over stdio streams.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "secho/addr.h"
+#include "secho/ping_report.h"
+
+char *
+ping_report_num(char *buf, size_t len, double v, int decimals)
+{
+	char *p;
+
+	snprintf(buf, len, "%.*f", decimals, v);
+	if (strchr(buf, '.') != NULL) {
+		p = buf + strlen(buf) - 1;
+		while (*p == '0')
+			*p-- = '\0';
+		if (*p == '.')
+			*p = '\0';
+	}
+	if (strcmp(buf, "-0") == 0)
+		snprintf(buf, len, "0");
+	return buf;
+}
+
+static char *
+ms(char *buf, size_t len, double us)
+{
+	snprintf(buf, len, "%.3f", us / 1000.0);
+	return buf;
+}
+
+char *
+ping_report_iso8601(char *buf, size_t len, long long t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "unknown");
+	return buf;
+}
+
+double
+ping_report_days_left(long long not_after, long long now)
+{
+	return (double)(not_after - now) / 86400.0;
+}
+
+char *
+ping_report_expiry(char *buf, size_t len, long long not_after, long long now)
+{
+	char date[32];
+	double d = ping_report_days_left(not_after, now);
+	long long days;
+
+	ping_report_iso8601(date, sizeof(date), not_after);
+	date[10] = '\0';			/* YYYY-MM-DD */
+	if (d >= 0) {
+		days = (long long)floor(d);
+		snprintf(buf, len, "expires %s, in %lld day%s", date, days,
+		    days == 1 ? "" : "s");
+	} else {
+		days = (long long)ceil(-d);
+		snprintf(buf, len, "expired %s, %lld day%s ago", date, days,
+		    days == 1 ? "" : "s");
+	}
+	return buf;
+}
+
+void
+ping_report_header(FILE *f, const char *host, const char *addr, const char *proto,
+    size_t size)
+{
+	size_t n = strlen(host);
+
+	/* An IP literal, also "[::1]", is already in ADDR. */
+	if (addr_is_literal(host) || (n > 2 && host[0] == '[' &&
+	    host[n - 1] == ']'))
+		fprintf(f, "SECHO-PING %s (%s): %zu bytes per probe\n", addr,
+		    proto, size);
+	else
+		fprintf(f, "SECHO-PING %s at %s (%s): %zu bytes per probe\n",
+		    host, addr, proto, size);
+}
+
+void
+ping_report_tls(FILE *f, const struct ping_tls_info *ti, long long now)
+{
+	char exp[96];
+
+	fprintf(f, "TLS: %s %s", ti->ti_version, ti->ti_cipher);
+	if (ti->ti_alpn[0] != '\0')
+		fprintf(f, " ALPN %s", ti->ti_alpn);
+	if (ti->ti_has_cert)
+		fprintf(f, ", certificate %s (%s)", ti->ti_subject,
+		    ping_report_expiry(exp, sizeof(exp), ti->ti_not_after, now));
+	else
+		fprintf(f, ", no certificate");
+	fprintf(f, ", %s\n", ti->ti_verified ? "verified" : "not verified");
+}
+
+void
+ping_report_probe(FILE *f, const char *addr, const struct ping_probe_line *p)
+{
+	char a[32], b[32];
+
+	if (p->pl_outcome == PROBE_LOST) {
+		fprintf(f, "no echo from %s: seq=%llu lost (%s)\n", addr,
+		    p->pl_seq, p->pl_reason ? p->pl_reason : "timeout");
+		return;
+	}
+	fprintf(f, "%zu bytes from %s: seq=%llu time=%s ms", p->pl_got, addr,
+	    p->pl_seq, ms(a, sizeof(a), p->pl_rtt_us));
+	if (p->pl_connect_us >= 0)
+		fprintf(f, " connect=%s ms", ms(b, sizeof(b), p->pl_connect_us));
+	if (p->pl_handshake_us >= 0)
+		fprintf(f, " handshake=%s ms", ms(b, sizeof(b),
+		    p->pl_handshake_us));
+	if (p->pl_resumed >= 0)
+		fprintf(f, " %s", p->pl_resumed ? "resumed" : "new session");
+	if (p->pl_outcome == PROBE_CORRUPTED) {
+		/* Bytes counted from 1, as cmp(1) does. */
+		if (p->pl_got_byte < 0)
+			fprintf(f, " CORRUPTED: %zu of %zu bytes came back",
+			    p->pl_got, p->pl_size);
+		else if (p->pl_sent_byte < 0)
+			fprintf(f, " CORRUPTED: %zu bytes came back for %zu "
+			    "sent", p->pl_got, p->pl_size);
+		else
+			fprintf(f, " CORRUPTED at byte %zu (sent 0x%02x, got "
+			    "0x%02x)", p->pl_bad_off + 1, p->pl_sent_byte,
+			    p->pl_got_byte);
+	}
+	fputc('\n', f);
+}
+
+void
+ping_report_late(FILE *f, const char *addr, unsigned long long seq, size_t size)
+{
+	fprintf(f, "%zu bytes from %s: seq=%llu late, already counted as lost\n",
+	    size, addr, seq);
+}
+
+void
+ping_report_received(FILE *f, const unsigned char *b, size_t n)
+{
+	size_t i;
+
+	fputs("Received: ", f);
+	for (i = 0; i < n; i++) {
+		if ((b[i] < 0x20 && b[i] != '\t' && b[i] != '\n') ||
+		    b[i] == 0x7f)
+			fprintf(f, "\\x%02x", b[i]);
+		else
+			fputc(b[i], f);
+	}
+	if (n == 0 || b[n - 1] != '\n')
+		fputc('\n', f);
+}
+
+void
+ping_report_summary(FILE *f, const char *addr, const struct ping_stats *st,
+    long long elapsed_ms)
+{
+	char l[32], a[32], b[32], c[32], d[32];
+
+	fprintf(f, "--- %s secho-ping statistics ---\n", addr);
+	fprintf(f, "%llu probes sent, %llu echoed, %llu lost, %llu corrupted, "
+	    "%s%% loss, time %lld ms\n", st->st_sent, st->st_echoed,
+	    st->st_lost, st->st_corrupted,
+	    ping_report_num(l, sizeof(l), ping_stats_loss_pct(st), 3), elapsed_ms);
+	if (st->st_echoed > 0)
+		fprintf(f, "rtt min/avg/max/mdev = %s/%s/%s/%s ms\n",
+		    ms(a, sizeof(a), st->st_min_us),
+		    ms(b, sizeof(b), st->st_mean_us),
+		    ms(c, sizeof(c), st->st_max_us),
+		    ms(d, sizeof(d), ping_stats_mdev_us(st)));
+}
+
+void
+ping_report_json_string(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\b':
+			fputs("\\b", f);
+			break;
+		case '\f':
+			fputs("\\f", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+void
+ping_report_json(FILE *f, const struct ping_opts *o, const struct ping_stats *st,
+    const struct ping_tls_info *ti, long long now)
+{
+	char l[32], a[32], b[32], c[32], d[32], t[40];
+
+	(void)now;
+	fputs("{\"host\": ", f);
+	ping_report_json_string(f, o->po_host);
+	fprintf(f, ", \"port\": %d, \"proto\": \"%s\", \"sent\": %llu, "
+	    "\"echoed\": %llu, \"lost\": %llu, \"corrupted\": %llu, "
+	    "\"loss_percent\": %s, \"rtt_ms\": ", o->po_port,
+	    ping_proto_name(o->po_proto), st->st_sent, st->st_echoed,
+	    st->st_lost, st->st_corrupted,
+	    ping_report_num(l, sizeof(l), ping_stats_loss_pct(st), 3));
+	if (st->st_echoed == 0)
+		fputs("null", f);
+	else
+		fprintf(f, "{\"min\": %s, \"avg\": %s, \"max\": %s, "
+		    "\"mdev\": %s}", ms(a, sizeof(a), st->st_min_us),
+		    ms(b, sizeof(b), st->st_mean_us),
+		    ms(c, sizeof(c), st->st_max_us),
+		    ms(d, sizeof(d), ping_stats_mdev_us(st)));
+	if (ti != NULL) {
+		fputs(", \"tls\": {\"version\": ", f);
+		ping_report_json_string(f, ti->ti_set ? ti->ti_version : NULL);
+		fputs(", \"cipher\": ", f);
+		ping_report_json_string(f, ti->ti_set ? ti->ti_cipher : NULL);
+		fprintf(f, ", \"verified\": %s, \"resumed\": %llu, \"alpn\": ",
+		    ti->ti_set && ti->ti_verified ? "true" : "false",
+		    st->st_resumed);
+		ping_report_json_string(f, ti->ti_alpn[0] ? ti->ti_alpn : NULL);
+		fputs(", \"subject\": ", f);
+		ping_report_json_string(f, ti->ti_has_cert ? ti->ti_subject : NULL);
+		fputs(", \"not_after\": ", f);
+		ping_report_json_string(f, ti->ti_has_cert ?
+		    ping_report_iso8601(t, sizeof(t), ti->ti_not_after) : NULL);
+		fputc('}', f);
+	}
+	fputs("}\n", f);
+}
+
+/* ";WARN;CRIT" of one perfdata value (empty fields when not set). */
+static void
+perf_thresholds(FILE *f, const struct ping_opts *o, int loss)
+{
+	char n[32];
+	const struct ping_threshold *t[2] = { &o->po_warn, &o->po_crit };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		fputc(';', f);
+		if (t[i]->th_set)
+			fputs(ping_report_num(n, sizeof(n), loss ?
+			    t[i]->th_loss_pct : t[i]->th_rtt_ms, 3), f);
+	}
+}
+
+void
+ping_report_monitor(FILE *f, int state, const char *addr, const struct ping_opts *o,
+    const struct ping_stats *st, const struct ping_tls_info *ti, long long now)
+{
+	char r[32], l[32], exp[96], n[32];
+	double days = 0;
+	int cert = ti != NULL && ti->ti_has_cert;
+
+	ping_report_num(l, sizeof(l), ping_stats_loss_pct(st), 3);
+	fprintf(f, "SECHO-PING %s - %s %s: ", ping_stats_state_name(state), addr,
+	    ping_proto_name(o->po_proto));
+	if (st->st_echoed > 0)
+		fprintf(f, "rtt %s ms", ms(r, sizeof(r), st->st_mean_us));
+	else
+		fputs("no echo", f);
+	fprintf(f, ", loss %s%%", l);
+	if (st->st_corrupted > 0)
+		fprintf(f, ", %llu corrupted", st->st_corrupted);
+	if (cert) {
+		days = ping_report_days_left(ti->ti_not_after, now);
+		fprintf(f, ", certificate %s", ping_report_expiry(exp, sizeof(exp),
+		    ti->ti_not_after, now));
+	}
+	fputs("|rtt=", f);
+	if (st->st_echoed > 0)
+		fprintf(f, "%sms", r);
+	else
+		fputc('U', f);
+	perf_thresholds(f, o, 0);
+	fprintf(f, ";0 loss=%s%%", l);
+	perf_thresholds(f, o, 1);
+	fputs(";0;100", f);
+	if (cert && o->po_cert_days) {
+		fprintf(f, " cert_days=%s;%s;", ping_report_num(n, sizeof(n), days, 1),
+		    ping_report_num(r, sizeof(r), o->po_cert_warn, 3));
+		if (o->po_cert_crit_set)
+			fputs(ping_report_num(n, sizeof(n), o->po_cert_crit, 3), f);
+	}
+	fputc('\n', f);
+}
+
+void
+ping_report_monitor_error(FILE *f, int state, const char *addr, const char *proto,
+    const char *why)
+{
+	if (addr != NULL)
+		fprintf(f, "SECHO-PING %s - %s %s: %s\n",
+		    ping_stats_state_name(state), addr, proto, why);
+	else
+		fprintf(f, "SECHO-PING %s - %s\n", ping_stats_state_name(state), why);
+}
