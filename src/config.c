@@ -719,6 +719,13 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 		    path);
 		errors++;
 	}
+	if (lc->lc_proxy_protocol &&
+	    lc->lc_allow.count + lc->lc_deny.count > SECHO_PROXY_CIDRS_MAX) {
+		cerr(c, s, "%s: with proxy_protocol, allow and deny hold %zu "
+		    "entries; at most %d", path, lc->lc_allow.count +
+		    lc->lc_deny.count, SECHO_PROXY_CIDRS_MAX);
+		errors++;
+	}
 	if ((tg = config_setting_get_member(s, "tls")) != NULL) {
 		join(sub, sizeof(sub), path, "tls");
 		if (!want_group(c, tg, sub))

@@ -264,6 +264,9 @@ conn_main(const struct conn_req *r, int fd, int report_fd,
 		_exit(1);
 	}
 	conn_signals();
+	/* The budget and the duration count from the master's accept. */
+	if (r->cr_accepted_ms > 0 && r->cr_accepted_ms <= start)
+		start = r->cr_accepted_ms;
 	deadline = start + (r->cr_handshake_ms > 0 ? r->cr_handshake_ms :
 	    0x7fffffff);
 

@@ -14,7 +14,9 @@
 struct connreq_wire {
 	uint32_t		 w_len;		/* all of it */
 	int32_t			 w_proto;
+	uint32_t		 w_gen;
 	uint32_t		 w_listener;
+	int64_t			 w_accepted_ms;
 	struct sockaddr_storage	 w_peer;
 	int32_t			 w_idle_ms;
 	int32_t			 w_handshake_ms;
@@ -45,12 +47,14 @@ connreq_encode(const struct conn_req *r, void *buf, size_t len)
 	size_t total = WIRE_HDR + al + dl + nl + il + cl;
 	char *p = buf;
 
-	if (total > len || total > MSG_MAX)
+	if (total > len || total > CONNREQ_MAX)
 		return 0;
 	memset(&w, 0, sizeof(w));
 	w.w_len = (uint32_t)total;
 	w.w_proto = r->cr_proto;
+	w.w_gen = r->cr_gen;
 	w.w_listener = r->cr_listener;
+	w.w_accepted_ms = r->cr_accepted_ms;
 	w.w_peer = r->cr_peer;
 	w.w_idle_ms = r->cr_idle_ms;
 	w.w_handshake_ms = r->cr_handshake_ms;
@@ -118,7 +122,7 @@ connreq_decode(const void *buf, size_t len, struct conn_req *r)
 	const char *p = buf;
 	size_t al, dl, need;
 
-	if (len < WIRE_HDR || len > MSG_MAX)
+	if (len < WIRE_HDR || len > CONNREQ_MAX)
 		return -1;
 	memcpy(&w, buf, sizeof(w));
 	if (w.w_len != len)
@@ -164,7 +168,9 @@ connreq_decode(const void *buf, size_t len, struct conn_req *r)
 	    (r->cr_chroot = wire_string(p, w.w_chroot_len)) == NULL)
 		return -1;
 	r->cr_proto = w.w_proto;
+	r->cr_gen = w.w_gen;
 	r->cr_listener = w.w_listener;
+	r->cr_accepted_ms = w.w_accepted_ms;
 	r->cr_peer = w.w_peer;
 	r->cr_idle_ms = w.w_idle_ms;
 	r->cr_handshake_ms = w.w_handshake_ms;

@@ -30,7 +30,8 @@ struct kid {
 	uint64_t	k_id;
 	pid_t		k_pid;		/* 0: a free slot */
 	int		k_fd;		/* PROXY channel (>= ENGINE_FD_BASE), -1 */
-	uint32_t	k_poll;		/* its place in the poll set, with k_fd */
+	int		k_polled;	/* k_fd is in the poll set */
+	uint32_t	k_poll;		/* its place in the poll set */
 	uint32_t	k_next;		/* free list */
 };
 
@@ -139,6 +140,7 @@ poll_add(struct engine *e, uint32_t slot)
 {
 	struct kid *k = &e->e_kids[slot];
 
+	k->k_polled = 1;
 	k->k_poll = (uint32_t)e->e_npoll;
 	e->e_pfds[e->e_npoll].fd = k->k_fd;
 	e->e_pfds[e->e_npoll].events = POLLIN;
@@ -146,15 +148,14 @@ poll_add(struct engine *e, uint32_t slot)
 	e->e_pslot[e->e_npoll++] = slot;
 }
 
-/* Close a process's PROXY channel; the last of the set takes its place. */
+/* Out of the poll set; the last of the set takes its place. */
 static void
 poll_remove(struct engine *e, uint32_t slot)
 {
 	struct kid *k = &e->e_kids[slot];
 	size_t i = k->k_poll, last = e->e_npoll - 1;
 
-	close(k->k_fd);
-	k->k_fd = -1;
+	k->k_polled = 0;
 	if (i != last) {
 		e->e_pfds[i] = e->e_pfds[last];
 		e->e_pslot[i] = e->e_pslot[last];
@@ -164,6 +165,19 @@ poll_remove(struct engine *e, uint32_t slot)
 }
 
 /* ---- to the master ---- */
+
+/*
+ * The master cannot be told (its end closed, or worse): without it the
+ * connections cannot be counted, so the engine ends, and its processes
+ * with it.
+ */
+static void
+master_lost(struct engine *e)
+{
+	log_err("engine %ld: cannot write to the master; ending",
+	    (long)e->e_self);
+	_exit(1);
+}
 
 static void
 flush_out(struct engine *e)
@@ -177,9 +191,7 @@ flush_out(struct engine *e)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == ENOBUFS)
 				return;
-			/* The master is gone: nobody to tell. */
-			e->e_olen = 0;
-			return;
+			master_lost(e);
 		}
 		e->e_ohead = (e->e_ohead + 1) % e->e_ocap;
 		e->e_olen--;
@@ -197,11 +209,13 @@ tell(struct engine *e, uint32_t type, uint64_t id, const void *p,
 {
 	struct outmsg *o;
 
+	if (e->e_chan_eof)
+		return;		/* the master is gone; so are we, soon */
 	if (e->e_olen == 0 && msg_send(e->e_chan, type, id, p, len, -1) == 0)
 		return;
 	if (e->e_olen == 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 	    errno != ENOBUFS)
-		return;		/* the master is gone */
+		master_lost(e);
 	if (e->e_olen == e->e_ocap) {
 		size_t ncap = e->e_ocap ? e->e_ocap * 2 : 256, i;
 		struct outmsg *n = dontfork_calloc(ncap, sizeof(*n));
@@ -237,10 +251,12 @@ tell_int(struct engine *e, uint32_t type, uint64_t id, int32_t v)
 /* ---- a process's PROXY channel ---- */
 
 /*
- * Pass on what the process said about its PROXY peer.  Returns 0, or -1
- * at its end of file or on an error (the caller closes the channel).
+ * The one message a process sends about its PROXY peer (MSG_PEER, or
+ * MSG_ACCESS when an access list refused it) goes on to the master.  Its
+ * channel is read once: more would stay in the kernel's buffer, not in
+ * ours.  It stays open for the verdict after MSG_PEER.
  */
-static int
+static void
 relay(struct engine *e, uint32_t slot)
 {
 	union {
@@ -252,23 +268,23 @@ relay(struct engine *e, uint32_t slot)
 	struct kid *k = &e->e_kids[slot];
 	int fd, r;
 
-	for (;;) {
-		r = msg_recv(k->k_fd, buf.b, sizeof(buf.b), &h, &fd);
-		if (r == 0)
-			return -1;
-		if (r == -1)
-			return errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EBADMSG ? 0 : -1;
-		if (fd != -1)
-			close(fd);
-		if ((h.mh_type != MSG_PEER && h.mh_type != MSG_ACCESS) ||
-		    h.mh_len != sizeof(ss))
-			continue;
+	r = msg_recv(k->k_fd, buf.b, sizeof(buf.b), &h, &fd);
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;		/* nothing yet */
+	poll_remove(e, slot);
+	if (r == 1 && fd != -1)
+		close(fd);
+	if (r == 1 && (h.mh_type == MSG_PEER || h.mh_type == MSG_ACCESS) &&
+	    h.mh_len == sizeof(ss)) {
 		memcpy(&ss, msg_payload(buf.b), sizeof(ss));
-		if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
-			continue;
-		tell(e, h.mh_type, k->k_id, &ss, sizeof(ss));
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+			tell(e, h.mh_type, k->k_id, &ss, sizeof(ss));
+			if (h.mh_type == MSG_PEER)
+				return;		/* a verdict goes back */
+		}
 	}
+	close(k->k_fd);
+	k->k_fd = -1;
 }
 
 /* ---- processes ---- */
@@ -309,9 +325,11 @@ reap(struct engine *e)
 		}
 		k = &e->e_kids[slot];
 		/* What it said before it ended goes first. */
+		if (k->k_polled)
+			relay(e, (uint32_t)slot);
 		if (k->k_fd != -1) {
-			(void)relay(e, (uint32_t)slot);
-			poll_remove(e, (uint32_t)slot);
+			close(k->k_fd);
+			k->k_fd = -1;
 		}
 		if (!e->e_stopping)
 			log_exit(pid, status);
@@ -401,11 +419,18 @@ new_conn(struct engine *e, uint64_t id, const void *p, size_t len, int fd)
 		err = EINVAL;
 		goto fail;
 	}
-	if (slotidx_find(&e->e_by_id, id, key_id, e) >= 0) {
-		log_errx("engine %ld: connection %llu handed over twice",
-		    (long)e->e_self, (unsigned long long)id);
-		err = EEXIST;
+	if (e->e_proto->cp_gen != 0 && r.cr_gen != e->e_proto->cp_gen) {
+		log_errx("engine %ld: connection %llu of configuration %u, "
+		    "not %u", (long)e->e_self, (unsigned long long)id,
+		    r.cr_gen, e->e_proto->cp_gen);
+		err = ESTALE;
 		goto fail;
+	}
+	if (slotidx_find(&e->e_by_id, id, key_id, e) >= 0) {
+		/* The master and we disagree: not guessed about. */
+		log_errx("engine %ld: connection %llu handed over twice; "
+		    "ending", (long)e->e_self, (unsigned long long)id);
+		_exit(1);
 	}
 	if (e->e_nkids == e->e_cap && table_grow(e) == -1) {
 		err = ENOMEM;
@@ -491,8 +516,8 @@ from_master(struct engine *e)
 		if (r == -1) {
 			if (errno == EBADMSG) {
 				log_errx("engine %ld: malformed message from "
-				    "the master", (long)e->e_self);
-				continue;
+				    "the master; ending", (long)e->e_self);
+				_exit(1);
 			}
 			return;
 		}
@@ -507,10 +532,14 @@ from_master(struct engine *e)
 			/* A process that has ended, or never asked: nobody
 			 * to tell. */
 			if (slot >= 0 && e->e_kids[slot].k_fd != -1 &&
-			    h.mh_len == sizeof(v))
+			    !e->e_kids[slot].k_polled &&
+			    h.mh_len == sizeof(v)) {
 				(void)msg_send(e->e_kids[slot].k_fd,
 				    MSG_VERDICT, 0, msg_payload(reqbuf.b),
 				    sizeof(v), -1);
+				close(e->e_kids[slot].k_fd);
+				e->e_kids[slot].k_fd = -1;
+			}
 			break;
 		case MSG_DRAIN:
 			e->e_draining = 1;
@@ -526,8 +555,9 @@ from_master(struct engine *e)
 			break;
 		default:
 			log_errx("engine %ld: unknown message %u from the "
-			    "master", (long)e->e_self, (unsigned)h.mh_type);
-			break;
+			    "master; ending", (long)e->e_self,
+			    (unsigned)h.mh_type);
+			_exit(1);
 		}
 		if (fd != -1)
 			close(fd);
@@ -563,6 +593,7 @@ engine_run(int chan, pid_t master, const struct conn_proto *proto)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -590,8 +621,8 @@ engine_run(int chan, pid_t master, const struct conn_proto *proto)
 		/* Backwards: a channel closed here is replaced by a later
 		 * one, which was looked at already. */
 		for (i = e.e_npoll; i-- > 2;)
-			if (e.e_pfds[i].revents && relay(&e, e.e_pslot[i]) == -1)
-				poll_remove(&e, e.e_pslot[i]);
+			if (e.e_pfds[i].revents)
+				relay(&e, e.e_pslot[i]);
 		if (e.e_pfds[1].revents & POLLIN)
 			reap(&e);
 		if (e.e_pfds[0].revents & (POLLIN | POLLHUP | POLLERR))

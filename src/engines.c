@@ -31,6 +31,9 @@
 #include "secho/tls_echo.h"
 #include "secho/tlsmem.h"
 
+/* An engine that has not read what waits for so long is logged. */
+#define STALL_WARN_MS	5000
+
 #ifndef SECHO_LIBEXECDIR
 #define SECHO_LIBEXECDIR "/usr/lib/secho"
 #endif
@@ -64,7 +67,18 @@ engines_current(struct master *m, int proto)
 
 	for (i = 0; i < m->nengines; i++)
 		if (m->engines[i].en_proto == proto &&
-		    !m->engines[i].en_draining)
+		    !m->engines[i].en_draining && !m->engines[i].en_killed)
+			return &m->engines[i];
+	return NULL;
+}
+
+static struct engine_ref *
+by_serial(struct master *m, unsigned serial)
+{
+	size_t i;
+
+	for (i = 0; i < m->nengines; i++)
+		if (m->engines[i].en_serial == serial)
 			return &m->engines[i];
 	return NULL;
 }
@@ -139,7 +153,11 @@ engines_locate(struct master *m)
 	m->tcp_engine_path[0] = '\0';
 }
 
-/* exec secho-tcp on chan; the child's pid, or -1 with errno. */
+/*
+ * exec secho-tcp on chan: the child's pid; -1 with errno when the fork
+ * failed (try again later), -2 with errno when the exec did (the file is
+ * not a program we can run: fork mode from now on).
+ */
 static pid_t
 spawn_exec(struct master *m, int chan)
 {
@@ -147,7 +165,6 @@ spawn_exec(struct master *m, int chan)
 	char *argv[] = { (char *)"secho-tcp", master,
 	    (char *)CONNREQ_PROTOCOL, NULL };
 	int ep[2], err, keep[2];
-	sigset_t none;
 	ssize_t n;
 	pid_t pid;
 
@@ -173,8 +190,11 @@ spawn_exec(struct master *m, int chan)
 		keep[0] = ENGINE_CHAN_FD;
 		keep[1] = ENGINE_CHAN_FD + 1;
 		close_from_except(3, keep, 2);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/*
+		 * The master's signals stay blocked across the exec, so a
+		 * "pkill -HUP secho" cannot end it before engine_run() sets
+		 * its own mask.
+		 */
 		execv(m->tcp_engine_path, argv);
 		err = errno;
 		n = write(ENGINE_CHAN_FD + 1, &err, sizeof(err));
@@ -190,7 +210,7 @@ spawn_exec(struct master *m, int chan)
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
 		errno = err;
-		return -1;
+		return -2;
 	}
 	return pid;
 }
@@ -213,6 +233,7 @@ spawn_fork(struct master *m, int proto, int chan)
 		/* The contexts of this generation, built before the fork. */
 		set.tes_servers = m->gen.g_tls;
 		set.tes_count = m->gen.g_cfg->nlisteners;
+		cp.cp_gen = m->gen.g_serial;
 		cp.cp_start = tlsmem_child;
 		cp.cp_serve = tls_echo_serve;
 		cp.cp_arg = &set;
@@ -244,16 +265,18 @@ engines_start(struct master *m, int proto)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
 	if (proto == SECHO_PROTO_TCP && m->tcp_engine_path[0] != '\0') {
-		if ((pid = spawn_exec(m, sv[1])) != -1)
+		/* A fork that failed (-1) is tried again later, as is. */
+		if ((pid = spawn_exec(m, sv[1])) > 0)
 			exec = 1;
-		else {
+		else if (pid == -2) {
 			log_warn("cannot run %s; plain TCP connections are "
 			    "served by a fork of the master",
 			    m->tcp_engine_path);
 			m->tcp_engine_path[0] = '\0';
 		}
 	}
-	if (pid == -1)
+	if (!exec && (pid == -2 || m->tcp_engine_path[0] == '\0' ||
+	    proto == SECHO_PROTO_TLS))
 		pid = spawn_fork(m, proto, sv[1]);
 	saved = errno;
 	close(sv[1]);
@@ -274,13 +297,29 @@ engines_start(struct master *m, int proto)
 	e->en_fd = sv[0];
 	e->en_exec = exec;
 	e->en_started = clock_ms();
-	e->en_out_tail = &e->en_out;
 	kind_of(m, proto)->ek_respawn_at = 0;
 	log_engine(e, exec ? m->tcp_engine_path : "fork");
 	return 0;
 }
 
 /* ---- to an engine ---- */
+
+static void engine_broken(struct master *m, struct engine_ref *e,
+    const char *what, uint64_t id);
+
+static void
+drop_out(struct engine_ref *e)
+{
+	struct pending *q;
+
+	while ((q = e->en_out) != NULL) {
+		if (q->p_fd != -1)
+			close(q->p_fd);
+		e->en_out = q->p_next;
+		free(q);
+	}
+	e->en_out_last = NULL;
+}
 
 static void
 queue(struct engine_ref *e, uint32_t type, uint64_t id, const void *p,
@@ -300,29 +339,48 @@ queue(struct engine_ref *e, uint32_t type, uint64_t id, const void *p,
 	q->p_id = id;
 	q->p_fd = fd;
 	q->p_len = len;
-	memcpy(q->p_payload, p, len);
-	*e->en_out_tail = q;
-	e->en_out_tail = &q->p_next;
+	if (len > 0)
+		memcpy(q->p_payload, p, len);
+	if (e->en_out_last != NULL)
+		e->en_out_last->p_next = q;
+	else {
+		e->en_out = q;
+		e->en_out_since = clock_ms();
+	}
+	e->en_out_last = q;
+}
+
+static int
+full(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
 }
 
 /*
  * Send in order: at once when nothing waits, else behind what waits.
- * fd, when not -1, is the engine's from now on (sent or queued).
+ * fd, when not -1, is the engine's from now on.  A channel that refuses
+ * a message for another reason than being full loses it: the engine is
+ * not trusted with more and is killed, and its death settles every
+ * connection it had.
  */
 static void
-send_msg(struct engine_ref *e, uint32_t type, uint64_t id, const void *p,
-    size_t len, int fd)
+send_msg(struct master *m, struct engine_ref *e, uint32_t type,
+    uint64_t id, const void *p, size_t len, int fd)
 {
+	if (e->en_killed) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
 	if (e->en_out == NULL && msg_send(e->en_fd, type, id, p, len, fd) == 0) {
 		if (fd != -1)
 			close(fd);
 		return;
 	}
-	if (e->en_out == NULL && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != ENOBUFS) {
-		/* The engine is gone; its death tells the rest. */
+	if (e->en_out == NULL && !full(errno)) {
 		if (fd != -1)
 			close(fd);
+		engine_broken(m, e, "its channel refused a message", id);
 		return;
 	}
 	queue(e, type, id, p, len, fd);
@@ -335,32 +393,37 @@ engines_flush(struct master *m, struct engine_ref *e)
 
 	while ((q = e->en_out) != NULL) {
 		if (msg_send(e->en_fd, q->p_type, q->p_id, q->p_payload,
-		    q->p_len, q->p_fd) == -1 && (errno == EAGAIN ||
-		    errno == EWOULDBLOCK || errno == ENOBUFS))
+		    q->p_len, q->p_fd) == -1) {
+			if (full(errno))
+				return;
+			engine_broken(m, e, "its channel refused a message",
+			    q->p_id);
+			drop_out(e);
 			return;
-		/* Sent, or the engine is gone: either way it is done. */
+		}
 		if (q->p_fd != -1)
 			close(q->p_fd);
 		e->en_out = q->p_next;
 		free(q);
 	}
-	e->en_out_tail = &e->en_out;
+	e->en_out_last = NULL;
+	e->en_stall_warned = 0;
 }
 
 void
 engines_send(struct master *m, struct engine_ref *e, uint32_t type,
     uint64_t id, int32_t value)
 {
-	send_msg(e, type, id, &value, sizeof(value), -1);
+	send_msg(m, e, type, id, &value, sizeof(value), -1);
 }
 
 int
 engines_send_conn(struct master *m, struct engine_ref *e,
     const struct listener *l, uint64_t id, const struct sockaddr *peer,
-    int fd)
+    int fd, long long accepted_ms)
 {
 	static union {
-		char		b[MSG_MAX];
+		char		b[MSG_MAX - sizeof(struct msg_hdr)];
 		uint64_t	align;
 	} buf;
 	const struct listener_config *lc = l->l_cfg;
@@ -372,6 +435,7 @@ engines_send_conn(struct master *m, struct engine_ref *e,
 	memcpy(&r.cr_peer, peer, peer->sa_family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	r.cr_proto = l->l_proto;
+	r.cr_gen = m->gen.g_serial;
 	r.cr_listener = (unsigned)(lc - cfg->listeners);
 	r.cr_idle_ms = cfg->idle_timeout * 1000;
 	r.cr_handshake_ms = cfg->handshake_timeout * 1000;
@@ -385,13 +449,17 @@ engines_send_conn(struct master *m, struct engine_ref *e,
 	r.cr_chroot = m->gen.g_privs.pv_chroot;
 	r.cr_name = l->l_name;
 	r.cr_ident = cfg->log_ident ? cfg->log_ident : "secho";
-	r.cr_allow = lc->lc_allow;
-	r.cr_deny = lc->lc_deny;
+	/* The real peer's lists, for the process behind PROXY only. */
+	if (lc->lc_proxy_protocol) {
+		r.cr_allow = lc->lc_allow;
+		r.cr_deny = lc->lc_deny;
+	}
+	r.cr_accepted_ms = accepted_ms;
 	if ((len = connreq_encode(&r, buf.b, sizeof(buf.b))) == 0) {
-		errno = EMSGSIZE;
+		errno = EMSGSIZE;	/* config.c bounds the lists: cannot be */
 		return -1;
 	}
-	send_msg(e, MSG_CONN, id, buf.b, len, fd);
+	send_msg(m, e, MSG_CONN, id, buf.b, len, fd);
 	return 0;
 }
 
@@ -401,7 +469,7 @@ engines_drain(struct master *m, struct engine_ref *e)
 	if (e->en_draining)
 		return;
 	e->en_draining = 1;
-	send_msg(e, MSG_DRAIN, 0, NULL, 0, -1);
+	send_msg(m, e, MSG_DRAIN, 0, NULL, 0, -1);
 }
 
 /* ---- from an engine ---- */
@@ -458,7 +526,7 @@ handle(struct master *m, struct engine_ref *e, const struct msg_hdr *h,
 	}
 	switch (h->mh_type) {
 	case MSG_STARTED:
-		c->ce_pid = (pid_t)v;
+		/* Its pid is the engine's business: only counted here. */
 		if (c->ce_proto == SECHO_PROTO_TLS)
 			m->tls_total++;
 		else
@@ -517,6 +585,12 @@ engines_read(struct master *m, struct engine_ref *e)
 			engine_broken(m, e, "a malformed message", 0);
 			continue;
 		}
+		/*
+		 * ECONNRESET: an engine that ended with a message of ours
+		 * unread; what it sent before is still to be read.
+		 */
+		if (r == -1 && errno == ECONNRESET)
+			continue;
 		/* Nothing more now, or its end: its death is reaped. */
 		break;
 	}
@@ -529,7 +603,6 @@ int
 engines_exited(struct master *m, pid_t pid, int status)
 {
 	struct engine_ref *e;
-	struct pending *q;
 	size_t i, lost;
 	long long now = clock_ms(), delay, started;
 	int current, proto, ex;
@@ -543,7 +616,12 @@ engines_exited(struct master *m, pid_t pid, int status)
 	started = e->en_started;
 	current = !e->en_draining;
 	ex = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	/* Its last words are in the channel still: ends, mostly. */
+	/*
+	 * Its last words are in the channel still: ends, mostly.  It is
+	 * reaped: whatever they say, it gets no signal (its pid may be
+	 * another process's already).
+	 */
+	e->en_killed = 1;
 	while (engines_read(m, e) == 256)
 		;
 	lost = conntab_remove_engine(m->conns, e->en_serial);
@@ -558,12 +636,7 @@ engines_exited(struct master *m, pid_t pid, int status)
 			    "connection(s) ended with it", engine_name(e),
 			    (long)pid, ex, lost);
 	}
-	while ((q = e->en_out) != NULL) {
-		if (q->p_fd != -1)
-			close(q->p_fd);
-		e->en_out = q->p_next;
-		free(q);
-	}
+	drop_out(e);
 	close(e->en_fd);
 	if (e->en_exec && ex == 65)
 		m->tcp_engine_path[0] = '\0';	/* another build's: fork */
@@ -588,12 +661,27 @@ engines_due(struct master *m, long long now)
 
 	if (m->stopping)
 		return;
+	/* Not silent: an engine that has not read from us for long. */
+	for (i = 0; i < m->nengines; i++) {
+		struct engine_ref *e = &m->engines[i];
+
+		if (e->en_out != NULL && !e->en_stall_warned &&
+		    now - e->en_out_since >= STALL_WARN_MS) {
+			e->en_stall_warned = 1;
+			log_warnx("%s %ld has not read from the master for %d "
+			    "s; its new connections wait", engine_name(e),
+			    (long)e->en_pid, STALL_WARN_MS / 1000);
+		}
+	}
 	for (j = 0; j < 2; j++) {
 		k = kind_of(m, protos[j]);
 		for (i = need = 0; i < m->ls.ls_count; i++)
 			need |= m->ls.ls_items[i].l_proto == protos[j];
-		if (!need || engines_current(m, protos[j]) != NULL ||
-		    (k->ek_respawn_at != 0 && now < k->ek_respawn_at))
+		if (!need || engines_current(m, protos[j]) != NULL) {
+			k->ek_respawn_at = 0;	/* nothing is due */
+			continue;
+		}
+		if (k->ek_respawn_at != 0 && now < k->ek_respawn_at)
 			continue;
 		if (engines_start(m, protos[j]) == -1) {
 			log_warn("cannot start %s; trying again in 1 s",
@@ -617,16 +705,10 @@ engines_kill_all(struct master *m)
 void
 engines_free(struct master *m)
 {
-	struct pending *q;
 	size_t i;
 
 	for (i = 0; i < m->nengines; i++) {
-		while ((q = m->engines[i].en_out) != NULL) {
-			if (q->p_fd != -1)
-				close(q->p_fd);
-			m->engines[i].en_out = q->p_next;
-			free(q);
-		}
+		drop_out(&m->engines[i]);
 		if (m->engines[i].en_fd != -1)
 			close(m->engines[i].en_fd);
 	}
@@ -636,23 +718,32 @@ engines_free(struct master *m)
 }
 
 /*
- * A new TLS engine for the generation in force (reload, new ticket
- * keys); the one before takes no more connections and ends with its
- * last one.
+ * A new TLS engine for the generation in force; the one before takes no
+ * more connections and ends with its last one.  After a reload the one
+ * before has the contexts of another configuration (its listeners are
+ * not this one's): it stops taking connections before the new one runs,
+ * and TLS clients wait in the backlog if it cannot start.  After a key
+ * rotation (same_generation) it serves until its successor runs.
  */
 void
-engines_renew_tls(struct master *m)
+engines_renew_tls(struct master *m, int same_generation)
 {
 	struct engine_ref *e = engines_current(m, SECHO_PROTO_TLS);
+	unsigned old = e != NULL ? e->en_serial : 0;
 	size_t i;
 	int tls = 0;
 
-	if (e != NULL)
-		engines_drain(m, e);
 	for (i = 0; i < m->ls.ls_count; i++)
 		tls |= m->ls.ls_items[i].l_proto == SECHO_PROTO_TLS;
-	if (tls && engines_start(m, SECHO_PROTO_TLS) == -1) {
+	if (e != NULL && (!same_generation || !tls))
+		engines_drain(m, e);
+	if (!tls)
+		return;
+	if (engines_start(m, SECHO_PROTO_TLS) == -1) {
 		log_warn("cannot start secho-tls; trying again in 1 s");
 		m->kind_tls.ek_respawn_at = clock_ms() + 1000;
+		return;
 	}
+	if (old != 0 && (e = by_serial(m, old)) != NULL)
+		engines_drain(m, e);
 }

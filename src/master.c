@@ -206,6 +206,7 @@ master_run(struct master *m)
 	void **owners = NULL;
 	size_t cap = 0, n, i, ne;
 	long long now;
+	unsigned gen;
 	int r;
 
 	while (!shutdown_done(m)) {
@@ -258,9 +259,12 @@ master_run(struct master *m)
 				if (pfds[i].revents & POLLIN)
 					engines_read(m, e);
 			}
+			gen = m->gen.g_serial;
 			if (pfds[0].revents & POLLIN)
 				on_signals(m);
-			for (i = ne; i < n && !m->stopping; i++)
+			/* A reload freed the listeners polled: next turn. */
+			for (i = ne; i < n && !m->stopping &&
+			    gen == m->gen.g_serial; i++)
 				if (pfds[i].revents & POLLIN)
 					policy_accept(m, owners[i]);
 		}
@@ -271,7 +275,7 @@ master_run(struct master *m)
 			workers_due(m, now);
 			engines_due(m, now);
 			if (tls_tick(now))
-				engines_renew_tls(m);
+				engines_renew_tls(m, 1);
 		}
 	}
 	free(pfds);

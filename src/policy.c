@@ -141,8 +141,7 @@ hand_over(struct master *m, struct listener *l, int fd,
 	}
 	c->ce_engine = e->en_serial;
 	c->ce_proto = l->l_proto;
-	c->ce_start = clock_ms();
-	if (engines_send_conn(m, e, l, id, peer, fd) == -1) {
+	if (engines_send_conn(m, e, l, id, peer, fd, clock_ms()) == -1) {
 		policy_not_started(m, l->l_proto, peer, errno);
 		conntab_remove(m->conns, c);
 		close(fd);

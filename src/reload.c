@@ -116,6 +116,7 @@ reload(struct master *m)
 		goto failed;
 
 	/* Committed: nothing below can fail the reload. */
+	ng.g_serial = m->gen.g_serial + 1;
 	og = m->gen;
 	ols = m->ls;
 	m->gen = ng;
@@ -125,7 +126,7 @@ reload(struct master *m)
 		log_warnx("%s", warn);
 	/* New keys, then a new TLS engine that has them; the old drains. */
 	tls_rotate_keys();
-	engines_renew_tls(m);
+	engines_renew_tls(m, 0);
 	for (i = 0; i < m->ls.ls_count; i++)
 		tcp |= m->ls.ls_items[i].l_proto == SECHO_PROTO_TCP;
 	if (!tcp && (e = engines_current(m, SECHO_PROTO_TCP)) != NULL)

@@ -5,9 +5,11 @@
  * The master keeps HUP, TERM, INT, USR1 and CHLD blocked for good and
  * reads them from a signalfd in its poll() loop: no handler runs in the
  * master at all, so a fork needs no mask juggling and a child can never
- * run master code on a signal.  Children install one handler (TERM/INT
- * set a flag), keep it blocked except inside ppoll(), and so cannot lose
- * a stop request.
+ * run master code on a signal.  A connection's process or a UDP worker
+ * installs one handler (TERM/INT set a flag and shut the socket down,
+ * sig_child_wake_fd) and lets the stop signals in only where it waits
+ * (ppoll, or the blocking plain echo, which a shutdown() wakes), so it
+ * cannot lose a stop request.
  */
 #include <errno.h>
 #include <signal.h>
@@ -31,6 +33,8 @@ master_set(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGCHLD);
+	/* Not ours: "pkill -USR2 secho" must not end anything. */
+	sigaddset(set, SIGUSR2);
 }
 
 int

@@ -178,6 +178,7 @@ master_main(const struct master_opts *opts, struct secho_config *cfg)
 	memset(&m, 0, sizeof(m));
 	m.opts = opts;
 	m.gen.g_cfg = cfg;
+	m.gen.g_serial = 1;
 	m.sigfd = m.pidfd = -1;
 	m.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	m.start_ms = clock_ms();

@@ -1,20 +1,20 @@
 /*
- * tls.c - OpenSSL for the tls listeners.
+ * tls.c - OpenSSL contexts for the tls listeners, and the ticket keys.
  *
  * The master builds one SSL_CTX per tls listener (tls_server_new), at
  * start and again on reload, so a bad certificate is a start-up error or
- * a failed reload that keeps the old contexts.  Each connection's child,
- * a fork of the master, runs the handshake (tls_accept) and then the echo
- * over the conn interface of echo.h.
+ * a failed reload that keeps the old contexts.  secho-tls, a fork of the
+ * master, inherits them; each connection's process, its child, runs the
+ * handshake and the echo (tls_echo.c).
  *
  * Resumption across processes: a server-side session cache lives in one
- * process and dies with the child, so it is off; resumption uses session
+ * process and dies with it, so it is off; resumption uses session
  * tickets only.  Their keys are a small ring (current + previous) held in
  * the master's memory, never written to disk (locked, left out of core
- * dumps), created before the first fork and so shared by every child.
- * The master rotates them (tls_tick: every TICKET_ROTATE_MS; and on every
- * reload); a ticket sealed with the previous key is still accepted for
- * one period and renewed.
+ * dumps), inherited by secho-tls and its processes.  The master rotates
+ * them (tls_tick: every TICKET_ROTATE_MS, then a new secho-tls; and on
+ * every reload); a ticket sealed with the previous key is still accepted
+ * for one period and renewed.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,9 @@
 /*
  * tlsmem.c - OpenSSL's heap, arranged for fork.
  *
- * A TLS child is a fork of the master and shares the master's heap
- * copy-on-write; every page it writes becomes its own.  Measured with
+ * A TLS connection's process is a fork of secho-tls, itself a fork of
+ * the master, and shares the master's heap copy-on-write; every page it
+ * writes becomes its own.  Measured with
  * glibc's malloc alone, a child owned ~55 heap pages after a handshake:
  *
  *  - ~38 because its own allocations (the SSL object, the handshake's

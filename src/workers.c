@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,11 +37,15 @@ room(struct master *m)
 
 /* In the worker: never returns. */
 static void
-worker_main(struct master *m, struct listener *l)
+worker_main(struct master *m, struct listener *l, pid_t master)
 {
 	char err[256];
 	int fd = l->l_fd, rc;
 
+	/* Gone with the master, even if it is killed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != master)
+		_exit(1);
 	master_forked(&fd, 1);
 	if (conn_drop_privileges(&m->gen.g_privs, err, sizeof(err)) == -1) {
 		log_errx("UDP worker of %s: %s", l->l_name, err);
@@ -56,7 +61,7 @@ worker_main(struct master *m, struct listener *l)
 int
 workers_start(struct master *m, struct listener *l)
 {
-	pid_t pid;
+	pid_t pid, master = getpid();
 
 	if (room(m) == -1 || (pid = fork()) == -1) {
 		log_err("cannot start the UDP worker of %s", l->l_name);
@@ -64,7 +69,7 @@ workers_start(struct master *m, struct listener *l)
 		return -1;
 	}
 	if (pid == 0)
-		worker_main(m, l);
+		worker_main(m, l, master);
 	m->workers[m->nworkers++] = pid;
 	l->l_worker = pid;
 	l->l_worker_started = clock_ms();

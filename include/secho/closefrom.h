@@ -7,6 +7,7 @@
 #define SECHO_CLOSEFROM_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* close [lo, hi], with close_range() or, before Linux 5.9, one by one. */
@@ -30,15 +31,23 @@ close_from(int lowfd)
 	close_span((unsigned)lowfd, ~0U);
 }
 
-/* Close every descriptor >= lowfd but the n in keep (-1 entries: none). */
+#define CLOSE_KEEP_MAX	8
+
+/*
+ * Close every descriptor >= lowfd but the n in keep (-1 entries: none);
+ * n is at most CLOSE_KEEP_MAX (more is a bug: abort, rather than close
+ * one that was to be kept).
+ */
 static inline void
 close_from_except(int lowfd, const int *keep, size_t n)
 {
 	unsigned lo = (unsigned)lowfd, k;
 	size_t i, j;
-	int sorted[8], t;
+	int sorted[CLOSE_KEEP_MAX], t;
 
-	for (i = j = 0; i < n && j < 8; i++)
+	if (n > CLOSE_KEEP_MAX)
+		abort();
+	for (i = j = 0; i < n; i++)
 		if (keep[i] >= lowfd)
 			sorted[j++] = keep[i];
 	for (i = 1; i < j; i++) {	/* a handful: insertion sort */

@@ -40,6 +40,13 @@ enum {
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define SECHO_DEFAULT_GROUPS            "X25519:P-256:P-384"
 
+/*
+ * allow + deny of a proxy_protocol listener, at most: they travel with
+ * every connection to the process that reads its PROXY header
+ * (connreq.h), in one message.
+ */
+#define SECHO_PROXY_CIDRS_MAX	2000
+
 /* One CIDR block; family is AF_INET or AF_INET6, addr in network order. */
 struct cidr {
 	int		family;

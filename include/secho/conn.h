@@ -50,6 +50,8 @@ struct conn_proto {
 		    struct conn *c, long long hs_deadline,
 		    const char *peername, struct conn_tls_info *ti);
 	void	 *cp_arg;
+	/* The configuration it serves (connreq's cr_gen); 0: any. */
+	unsigned  cp_gen;
 };
 
 /* Set by SIGTERM/SIGINT; signals to let in while waiting (ppoll). */

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "secho/config.h"
+#include "secho/msg.h"
 
 /*
  * Given to secho-tcp as its second argument: an engine from another
@@ -22,10 +23,15 @@
  */
 #define CONNREQ_PROTOCOL	"2"
 
+/* The largest request: a message's payload (msg.h). */
+#define CONNREQ_MAX	(MSG_MAX - sizeof(struct msg_hdr))
+
 struct conn_req {
 	struct sockaddr_storage	 cr_peer;	/* as accepted */
 	int			 cr_proto;	/* SECHO_PROTO_TCP or _TLS */
-	unsigned		 cr_listener;	/* index in cfg->listeners */
+	unsigned		 cr_gen;	/* the configuration's serial */
+	unsigned		 cr_listener;	/* index in its listeners */
+	long long		 cr_accepted_ms; /* clock_ms() at accept */
 	int			 cr_idle_ms;
 	int			 cr_handshake_ms;
 	int			 cr_proxy;
@@ -38,7 +44,7 @@ struct conn_req {
 	const char		*cr_name;	/* listener, for log lines */
 	const char		*cr_ident;	/* syslog ident */
 	const char		*cr_chroot;	/* NULL for none */
-	struct cidr_list	 cr_allow;
+	struct cidr_list	 cr_allow;	/* PROXY listeners only */
 	struct cidr_list	 cr_deny;
 };
 

@@ -16,8 +16,6 @@ struct conn_entry {
 	uint64_t		ce_id;		/* 0: a free slot */
 	unsigned		ce_engine;	/* the engine's serial */
 	int			ce_proto;	/* SECHO_PROTO_TCP or _TLS */
-	pid_t			ce_pid;		/* MSG_STARTED's, 0 before */
-	long long		ce_start;	/* ms */
 	unsigned char		ce_host[16];	/* addr_host_key() */
 	struct sockaddr_storage	ce_peer;	/* as accepted, for log lines */
 	uint32_t		ce_next;	/* free list */

@@ -42,6 +42,7 @@ struct pending;
 
 /* One configuration in force: what a reload replaces whole. */
 struct generation {
+	unsigned		 g_serial;	/* 1 at start, +1 per reload */
 	struct secho_config	*g_cfg;
 	struct tls_server	**g_tls;	/* indexed like g_cfg->listeners */
 	struct privs		 g_privs;
@@ -58,7 +59,9 @@ struct engine_ref {
 	int			 en_killed;	/* broken: SIGKILLed, not reaped */
 	long long		 en_started;	/* ms */
 	struct pending		*en_out;	/* waiting for room on en_fd */
-	struct pending		**en_out_tail;
+	struct pending		*en_out_last;	/* its last, or NULL */
+	long long		 en_out_since;	/* ms, when it began to wait */
+	int			 en_stall_warned;
 };
 
 /* Restarts of the engine of one protocol (engines.c). */
@@ -150,14 +153,14 @@ struct engine_ref *engines_current(struct master *m, int proto);
 int	 engines_ready(struct master *m, int proto);
 int	 engines_send_conn(struct master *m, struct engine_ref *e,
 	    const struct listener *l, uint64_t id,
-	    const struct sockaddr *peer, int fd);
+	    const struct sockaddr *peer, int fd, long long accepted_ms);
 void	 engines_send(struct master *m, struct engine_ref *e, uint32_t type,
 	    uint64_t id, int32_t value);
 int	 engines_read(struct master *m, struct engine_ref *e);
 void	 engines_flush(struct master *m, struct engine_ref *e);
 int	 engines_exited(struct master *m, pid_t pid, int status);
 void	 engines_drain(struct master *m, struct engine_ref *e);
-void	 engines_renew_tls(struct master *m);
+void	 engines_renew_tls(struct master *m, int same_generation);
 void	 engines_due(struct master *m, long long now);
 void	 engines_kill_all(struct master *m);
 void	 engines_free(struct master *m);

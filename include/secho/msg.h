@@ -16,7 +16,8 @@
 /* master -> engine */
 #define MSG_CONN	1	/* fd + connreq payload: serve this connection */
 #define MSG_VERDICT	2	/* int32: MSG_VERDICT_* for a PROXY peer */
-#define MSG_DRAIN	3	/* take no more; exit once the children are gone */
+#define MSG_DRAIN	3	/* the master sends no more; exit when the
+				   last connection's process has ended */
 #define MSG_STOP	4	/* int32 signal: end every child with it */
 /* engine -> master (PEER and ACCESS also child -> engine, id 0) */
 #define MSG_STARTED	10	/* int32 pid of the connection's process */
