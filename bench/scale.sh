@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 N=${SCALE_CONNS:-25000}
 K=${SCALE_CLIENTS:-2}
-SECS=${SCALE_SECONDS:-60}
+SECS=${SCALE_SECONDS:-120}
 PORT=${SCALE_PORT:-27300}
 HZ=$(getconf CLK_TCK)
 T=$(mktemp -d /tmp/secho-scale.XXXXXX)
@@ -36,13 +36,23 @@ tree() {
 	END { t[r] = 1; do { c = 0; for (p in pp) if (!(p in t) && (pp[p] in t)) { t[p] = 1; c = 1 } } while (c)
 	      for (p in t) print p }'
 }
-# "PSS_KiB PTE_KiB processes" of the tree
+# "PSS_KiB PTE_KiB processes" of the tree (one pass: 25,000 processes)
 mem() {
-	tree "$1" | while read -r p; do
-		a=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
-		b=$(awk '/^VmPTE:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || continue
-		echo "${a:-0} ${b:-0}"
-	done | awk '{ a += $1; b += $2; n++ } END { printf "%d %d %d\n", a, b, n }'
+	tree "$1" | python3 -c '
+import sys
+pss = pte = n = 0
+for p in sys.stdin.read().split():
+    try:
+        with open("/proc/%s/smaps_rollup" % p) as f:
+            a = [l for l in f if l.startswith("Pss:")]
+        with open("/proc/%s/status" % p) as f:
+            b = [l for l in f if l.startswith("VmPTE:")]
+    except OSError:
+        continue
+    pss += int(a[0].split()[1]) if a else 0
+    pte += int(b[0].split()[1]) if b else 0
+    n += 1
+print(pss, pte, n)'
 }
 ticks() { awk '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
 
