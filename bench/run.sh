@@ -188,9 +188,13 @@ SOCAT_TCP=$((P + 30)) SOCAT_TLS=$((P + 31)) SOCAT_UDP=$((P + 30))
 STUNNEL=$((P + 40)) STUNNEL_BACK=$((P + 41)) STUNNEL_EXEC=$((P + 42))
 CEIL_TCP=$((P + 50)) CEIL_TLS=$((P + 51)) CEIL_UDP=$((P + 50))
 BASE_TCP=$((P + 60)) BASE_TLS=$((P + 61)) BASE_UDP=$((P + 60))
+# secho with parts of tlsmem.c turned off (SECHO_TLSMEM), memory only
+TMNOHOT_TCP=$((P + 70)) TMNOHOT_TLS=$((P + 71))
+TMOFF_TCP=$((P + 80)) TMOFF_TLS=$((P + 81))
 
 for port in $SECHO_TCP $SECHO_TLS $XINETD $TCPSRV $SOCAT_TCP $SOCAT_TLS \
-    $STUNNEL $STUNNEL_BACK $STUNNEL_EXEC $CEIL_TCP $CEIL_TLS $BASE_TCP $BASE_TLS; do
+    $STUNNEL $STUNNEL_BACK $STUNNEL_EXEC $CEIL_TCP $CEIL_TLS $BASE_TCP $BASE_TLS \
+    $TMNOHOT_TLS $TMOFF_TLS; do
 	if ss -Hltun 2>/dev/null | awk '{ print $5 }' | grep -q ":$port\$"; then
 		die "port $port is in use (set BENCH_PORT)"
 	fi
@@ -216,6 +220,8 @@ EOF
 }
 secho_cfg "$SECHO_TCP" "$SECHO_TLS" >"$T/secho.cfg"
 secho_cfg "$BASE_TCP" "$BASE_TLS" >"$T/base.cfg"
+secho_cfg "$TMNOHOT_TCP" "$TMNOHOT_TLS" >"$T/tm-nohot.cfg"
+secho_cfg "$TMOFF_TCP" "$TMOFF_TLS" >"$T/tm-off.cfg"
 
 cat >"$T/xinetd.conf" <<EOF
 defaults
@@ -278,6 +284,8 @@ start_server() {
 	case $1 in
 	secho) start secho "$SECHO" -f -c "$T/secho.cfg" ;;
 	base) start base "$BASE_SECHO" -f -c "$T/base.cfg" ;;
+	tm-nohot) start tm_nohot env SECHO_TLSMEM=nohot "$SECHO" -f -c "$T/tm-nohot.cfg" ;;
+	tm-off) start tm_off env SECHO_TLSMEM=off "$SECHO" -f -c "$T/tm-off.cfg" ;;
 	xinetd) start xinetd xinetd -f "$T/xinetd.conf" -dontfork -pidfile "$T/xinetd.pid" ;;
 	# -HRl0: no DNS or ident look-ups (there is no resolver here, and
 	# nobody benchmarks those); -b: a listen backlog like the others'
@@ -319,6 +327,8 @@ endpoint() {
 	base/tcp) echo "$BASE_TCP $(pid_of base)" ;;
 	base/tls) echo "$BASE_TLS $(pid_of base)" ;;
 	base/udp) echo "$BASE_UDP $(pid_of base)" ;;
+	tm-nohot/tls) echo "$TMNOHOT_TLS $(pid_of tm_nohot)" ;;
+	tm-off/tls) echo "$TMOFF_TLS $(pid_of tm_off)" ;;
 	xinetd/tcp) echo "$XINETD $(pid_of xinetd)" ;;
 	xinetd/udp) echo "$XINETD $(pid_of xinetd)" ;;
 	tcpserver/tcp) echo "$TCPSRV $(pid_of tcpserver)" ;;
@@ -438,6 +448,7 @@ EOF
 # larger share of library pages that cost no new memory.
 MEMSETS="secho/tcp xinetd/tcp tcpserver/tcp socat/tcp ceiling/tcp secho/tls socat/tls stunnel/tls stunnel-exec/tls ceiling/tls"
 [ -n "$BASE_SECHO" ] && MEMSETS="secho/tcp base/tcp ${MEMSETS#secho/tcp } base/tls"
+MEMSETS="$MEMSETS tm-nohot/tls tm-off/tls"
 if selected mem; then
 	stop_servers
 	for sp in $MEMSETS; do
@@ -640,7 +651,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 		echo
 		echo "| server | proto | PSS KiB/conn | page tables KiB/conn | processes idle → loaded | target met |"
 		echo "|---|---|---:|---:|---|---|"
-		while read -r s proto est pss pte bn ln; do
+		grep -v '^tm-' "$RES/mem" | while read -r s proto est pss pte bn ln; do
 			met=""
 			if [ "$s" = secho ]; then
 				lim=64
@@ -648,7 +659,22 @@ fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "–"; else if (v >= 100) prin
 				met=$(awk -v p="$pss" -v l="$lim" 'BEGIN { print (p != "-" && p <= l) ? "yes" : "no" }')
 			fi
 			echo "| $s | $proto | $pss | $pte | $bn → $ln | $met |"
-		done <"$RES/mem"
+		done
+		full=$(awk '$1 == "secho" && $2 == "tls" { print $4 }' "$RES/mem")
+		nohot=$(awk '$1 == "tm-nohot" { print $4 }' "$RES/mem")
+		off=$(awk '$1 == "tm-off" { print $4 }' "$RES/mem")
+		if [ -n "$full" ] && [ -n "$nohot" ] && [ -n "$off" ]; then
+			echo
+			echo "## tlsmem.c: what each part saves"
+			echo
+			echo "The same secho, measured alone as above with 50 idle TLS connections, with parts of src/tlsmem.c turned off (\`SECHO_TLSMEM\`). A part stays when it saves at least 10 % of the memory per idle TLS connection."
+			echo
+			echo "| secho | PSS KiB per idle TLS connection | saved by the part |"
+			echo "|---|---:|---|"
+			echo "| \`SECHO_TLSMEM=off\`: OpenSSL on malloc | $off | |"
+			echo "| \`SECHO_TLSMEM=nohot\`: + arenas of the connection's process (small blocks packed, large ones given back when idle) | $nohot | $(awk -v a="$off" -v b="$nohot" 'BEGIN { if (a > 0) printf "%.0f %%", 100 * (a - b) / a }') of off |"
+			echo "| full: + the master's objects that children write, in an arena of their own (by allocating source file) | $full | $(awk -v a="$nohot" -v b="$full" 'BEGIN { if (a > 0) printf "%.0f %%", 100 * (a - b) / a }') of nohot |"
+		fi
 	fi
 	echo
 	echo "## Set-up"
