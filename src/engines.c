@@ -488,7 +488,8 @@ engine_broken(struct master *m, struct engine_ref *e, const char *what,
 	e->en_killed = 1;
 	log_errx("%s %ld: %s (connection %llu); restarting it",
 	    engine_name(e), (long)e->en_pid, what, (unsigned long long)id);
-	kill(e->en_pid, SIGKILL);	/* our child, not reaped yet */
+	if (!e->en_reaped)
+		kill(e->en_pid, SIGKILL);	/* our child, not reaped yet */
 }
 
 static void
@@ -621,7 +622,7 @@ engines_exited(struct master *m, pid_t pid, int status)
 	 * reaped: whatever they say, it gets no signal (its pid may be
 	 * another process's already).
 	 */
-	e->en_killed = 1;
+	e->en_reaped = 1;
 	while (engines_read(m, e) == 256)
 		;
 	lost = conntab_remove_engine(m->conns, e->en_serial);

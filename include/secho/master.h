@@ -56,7 +56,8 @@ struct engine_ref {
 	int			 en_fd;		/* the channel */
 	int			 en_exec;	/* secho-tcp, not a fork of ours */
 	int			 en_draining;	/* sent MSG_DRAIN: takes no more */
-	int			 en_killed;	/* broken: SIGKILLed, not reaped */
+	int			 en_killed;	/* broken: SIGKILLed, not heard */
+	int			 en_reaped;	/* gone: its pid is not ours */
 	long long		 en_started;	/* ms */
 	struct pending		*en_out;	/* waiting for room on en_fd */
 	struct pending		*en_out_last;	/* its last, or NULL */
