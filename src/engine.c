@@ -331,9 +331,10 @@ reap(struct engine *e)
 			close(k->k_fd);
 			k->k_fd = -1;
 		}
+		tell_int(e, MSG_ENDED, k->k_id, status);
+		/* After: when this line is read, the master can know. */
 		if (!e->e_stopping)
 			log_exit(pid, status);
-		tell_int(e, MSG_ENDED, k->k_id, status);
 		slotidx_remove(&e->e_by_pid, (uint64_t)pid, key_pid, e);
 		slotidx_remove(&e->e_by_id, k->k_id, key_id, e);
 		k->k_pid = 0;

@@ -129,6 +129,7 @@ reap(struct master *m)
 static void
 on_signals(struct master *m)
 {
+	size_t i;
 	int sig;
 
 	while ((sig = sig_next()) != 0) {
@@ -141,8 +142,15 @@ on_signals(struct master *m)
 				reload(m);
 			break;
 		case SIGUSR1:
-			/* The signalfd hands USR1 before a pending CHLD. */
+			/*
+			 * What has ended is not active: the signalfd hands
+			 * USR1 before a pending CHLD, and the engines may have
+			 * told us of ends we have not read yet.
+			 */
 			reap(m);
+			for (i = 0; i < m->nengines; i++)
+				while (engines_read(m, &m->engines[i]) == 256)
+					;
 			log_stats(m);
 			break;
 		case SIGTERM:
