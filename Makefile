@@ -57,7 +57,7 @@ LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/cfgfile.c src/log.c src/sig.
             src/connreq.c src/slotidx.c src/conn.c src/echo.c src/tcp_echo.c \
             src/engine.c src/tls.c src/tls_echo.c src/sslerr.c src/tlsmem.c \
             src/udp.c src/udp_guard.c src/listen.c src/conntab.c src/privs.c src/pidfile.c \
-            src/policy.c src/engines.c src/workers.c src/reload.c \
+            src/policy.c src/engines.c src/engines_life.c src/workers.c src/reload.c \
             src/shutdown.c src/master.c src/start.c src/notify.c
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/main.o

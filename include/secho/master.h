@@ -147,7 +147,10 @@ int	 policy_proxy_peer(struct master *m, uint64_t id,
 	    const struct sockaddr_storage *peer);
 void	 policy_accept(struct master *m, struct listener *l);
 
-/* engines.c */
+/* engines.c: the channels; engines_life.c: starts, restarts */
+const char *engines_name(const struct engine_ref *e);
+struct engine_kind *engines_kind(struct master *m, int proto);
+struct engine_ref *engines_by_serial(struct master *m, unsigned serial);
 void	 engines_locate(struct master *m);
 int	 engines_start(struct master *m, int proto);
 struct engine_ref *engines_current(struct master *m, int proto);
