@@ -6,12 +6,20 @@
  * its own children, the engines (engines_life.c starts them).
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "secho/clock.h"
+#include "secho/connreq.h"
 #include "secho/conntab.h"
 #include "secho/log.h"
 #include "secho/master.h"
-#include "secho/tls_echo.h"
+#include "secho/msg.h"
 
 /* A message that found the channel full. */
 struct pending {

@@ -7,11 +7,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "secho/clock.h"
 #include "secho/closefrom.h"
+#include "secho/connreq.h"
 #include "secho/engine.h"
 #include "secho/log.h"
 #include "secho/master.h"
