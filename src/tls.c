@@ -144,8 +144,11 @@ ticket_mac_init(EVP_MAC_CTX *hctx, unsigned char *key)
 
 /*
  * SSL_CTX_set_tlsext_ticket_key_evp_cb: seal with the current key;
- * open with the current (1) or the previous key (2: valid, but issue a
- * new ticket); 0 for an unknown key (full handshake, new ticket).
+ * open with the current or the previous key and return 2 ("valid,
+ * renew") for both; 0 for an unknown key (full handshake, new ticket).
+ * With 1 ("valid, do not renew") OpenSSL 3 sends no NewSessionTicket on
+ * a resumed TLS 1.3 handshake, and a client that uses each ticket once
+ * (RFC 8446, C.4: browsers, Go, rustls) resumes every other time only.
  */
 static int
 ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16],
@@ -175,7 +178,7 @@ ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16],
 		    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
 		    k->tk_aes, iv) != 1)
 			return -1;
-		return i == 0 ? 1 : 2;
+		return 2;
 	}
 	return 0;
 }

@@ -1267,6 +1267,16 @@ resume_version(int version, int tickets, int expect_reused)
 	run_conn(ts, cctx, 1000, sess, &sess2, &cr2);
 	assert_true(cr2.echoed && cr2.close_answered);
 	assert_int_equal(cr2.reused, expect_reused);
+	if (expect_reused) {
+		/* A resumed handshake brings a fresh ticket (issue 13). */
+		const unsigned char *tk1, *tk2;
+		size_t tl1, tl2;
+
+		SSL_SESSION_get0_ticket(sess, &tk1, &tl1);
+		SSL_SESSION_get0_ticket(sess2, &tk2, &tl2);
+		assert_true(tl1 > 0 && tl2 > 0);
+		assert_false(tl1 == tl2 && memcmp(tk1, tk2, tl1) == 0);
+	}
 	SSL_SESSION_free(sess);
 	SSL_SESSION_free(sess2);
 	SSL_CTX_free(cctx);
