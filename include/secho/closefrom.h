@@ -36,9 +36,9 @@ close_from_except(int lowfd, const int *keep, size_t n)
 {
 	unsigned lo = (unsigned)lowfd, k;
 	size_t i, j;
-	int sorted[8], t;
+	int sorted[32], t;
 
-	for (i = j = 0; i < n && j < 8; i++)
+	for (i = j = 0; i < n && j < 32; i++)
 		if (keep[i] >= lowfd)
 			sorted[j++] = keep[i];
 	for (i = 1; i < j; i++) {	/* a handful: insertion sort */
