@@ -554,3 +554,37 @@ class Scanners(Base):
         self.assertEqual([f["finding"] for f in defaults if f["id"] == "cert_numbers"], ["2"])
         stapling = [f["finding"] for f in defaults if f["id"].startswith("OCSP_stapling")]
         self.assertEqual(stapling, ["offered", "offered"], defaults)
+
+
+class ConfigErrors(Base):
+    def test_shared_file_reported_once(self):
+        """Two tls listeners share the global group's missing certificate:
+        -t and a start say so once."""
+        missing = self.tmp.file("gone.pem")
+        text = h.config_text([{"proto": "tls", "address": "127.0.0.1", "port": self.port()},
+                              {"proto": "tls", "address": "::1", "port": self.port()}],
+                             tls={"certificate": missing, "private_key": C.file("server.key")})
+        path = self.tmp.write("shared.cfg", text)
+        for args in (["-t"], ["-f"]):
+            r = h.run_secho(args + ["-c", path])
+            self.assertEqual(r.returncode, h.EX_CONFIG, r.stderr)
+            self.assertEqual(r.stderr.count("%s: No such file or directory" % missing), 1,
+                             r.stderr)
+        # Warnings too: an expired response for a shared certificate.
+        text = h.config_text([{"proto": "tls", "address": "127.0.0.1", "port": self.port()},
+                              {"proto": "tls", "address": "::1", "port": self.port()}],
+                             tls={"certificate": C.file("server-rsa.pem"),
+                                  "private_key": C.file("server-rsa.key"),
+                                  "ocsp_response": C.file("ec-good.der")})
+        path = self.tmp.write("shared2.cfg", text)
+        r = h.run_secho(["-t", "-c", path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.count("is not for the certificate"), 1, r.stderr)
+
+    def test_did_you_mean(self):
+        text = h.config_text([{"proto": "tcp", "address": "127.0.0.1", "port": self.port()}],
+                             limits={"idle_timout": 5})
+        r = h.run_secho(["-t", "-c", self.tmp.write("dym.cfg", text)])
+        self.assertEqual(r.returncode, h.EX_CONFIG, r.stderr)
+        self.assertIn('unknown setting "limits.idle_timout"; did you mean "idle_timeout"?',
+                      r.stderr)
