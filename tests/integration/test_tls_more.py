@@ -223,10 +223,14 @@ class Sni(Base):
                          ("a.example.net", "*.example.net"),
                          ("localhost", "localhost")):
             mark = d.mark()
-            out = self.s_client(["-servername", name, "-verify_hostname", name.lower()])
+            out = self.s_client(["-servername", name, "-verify_hostname", name.lower(),
+                                 "-tlsextdebug"])
             self.assertIn("CN = %s" % cn, out, out)
             self.assertIn("Verify return code: 0 (ok)", out, (name, out))
-            # The server acknowledged the name.
+            # The server acknowledged the name (an empty server_name in its
+            # hello; OpenSSL 3.0.19's s_client prints "Can't use
+            # SSL_get_servername" only when it sent no name itself).
+            self.assertIn('TLS server extension "server name" (id=0), len=0', out, name)
             self.assertNotIn("Can't use SSL_get_servername", out, name)
             e = d.wait_event("close", start=mark)
             self.assertEqual(e.get("sni"), name, e["_line"])
