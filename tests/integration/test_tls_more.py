@@ -499,6 +499,42 @@ class KeyLog(Base):
         for pid in held:
             self.assertIn(h.proc_comm(pid), ("secho", "secho-tls"), pid)
 
+    def test_only_tls_processes_hold_the_file(self):
+        """The master, secho-tls and its connections hold the key log;
+        secho-tcp, its connections and the UDP worker do not."""
+        keys = self.tmp.file("k2.log")
+        tcp, udp, self.p = self.port(), self.port(), self.port()
+        d = self.daemon([{"proto": "tcp", "address": "127.0.0.1", "port": tcp},
+                         {"proto": "udp", "address": "127.0.0.1", "port": udp},
+                         {"proto": "tls", "address": "127.0.0.1", "port": self.p}],
+                        tls={"certificate": C.file("server.pem"),
+                             "private_key": C.file("server.key"), "keylog_file": keys})
+        plain = h.tcp_connect("127.0.0.1", tcp)
+        self.addCleanup(plain.close)
+        self.pingpong(plain, b"plain")
+        s = self.connect(self.ctx())
+        self.addCleanup(s.close)
+        self.pingpong(s, b"tls")
+
+        def holds(pid):
+            try:
+                return any(os.path.realpath("/proc/%d/fd/%s" % (pid, fd)) == keys
+                           for fd in os.listdir("/proc/%d/fd" % pid))
+            except OSError:
+                return False
+        procs = {d.pid: "master"}
+        for k in h.children(d.pid):
+            procs[k] = h.proc_comm(k)
+            for g in h.children(k):
+                procs[g] = "conn of " + h.proc_comm(k)
+        kinds = {v for v in procs.values()}
+        for want in ("secho-tls", "secho-tcp", "conn of secho-tls", "conn of secho-tcp"):
+            self.assertIn(want, kinds, procs)
+        held = {procs[p] for p in procs if holds(p)}
+        self.assertEqual(held, {"master", "secho-tls", "conn of secho-tls"}, procs)
+        self.assertTrue(any(v not in ("master", "secho-tls", "secho-tcp") and
+                            not v.startswith("conn") for v in kinds), "a UDP worker: %s" % procs)
+
     def test_unwritable_is_a_start_error(self):
         d = self.daemon([{"proto": "tls", "address": "127.0.0.1", "port": self.port()}],
                         start=False, tls={"certificate": C.file("server.pem"),
