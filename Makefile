@@ -53,9 +53,9 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 # Everything but main.c goes into a static library the unit tests link.
 # The daemon, by concern (doc/DESIGN.md).  secho-tcp links the libc-only
 # part of it: the engine, a connection's life, plain TCP echo.
-LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/cfgfile.c src/log.c src/sig.c src/msg.c \
+LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/config_tls.c src/config_sni.c src/config_hint.c src/cfgfile.c src/log.c src/sig.c src/msg.c \
             src/connreq.c src/slotidx.c src/conn.c src/echo.c src/tcp_echo.c \
-            src/engine.c src/tls.c src/tls_echo.c src/sslerr.c src/tlsmem.c \
+            src/engine.c src/tls.c src/tls_certs.c src/tls_sni.c src/tls_keylog.c src/tls_echo.c src/sslerr.c src/tlsmem.c \
             src/udp.c src/udp_guard.c src/listen.c src/conntab.c src/privs.c src/pidfile.c \
             src/policy.c src/engines.c src/engines_life.c src/workers.c src/reload.c \
             src/shutdown.c src/master.c src/start.c src/notify.c
@@ -77,7 +77,7 @@ PING      = $(BUILD)/secho-ping
 LIBPING   = $(BUILD)/libping.a
 PING_LIBS := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
-UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_engine test_tlsmem test_config test_log test_echo test_udp test_tls \
+UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_engine test_tlsmem test_config test_log test_echo test_udp test_tls test_tls_more \
              test_ping_args test_ping_stats test_ping_payload test_ping_report
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 

@@ -3,12 +3,14 @@
  *
  *   secho-bench -m MODE -p PORT [-H HOST] [-c CONC] [-s SIZE] [-d SECONDS]
  *               [-w WARMUP] [-t THREADS] [-C CAFILE | -k] [-N NAME]
- *               [-S TLS13_SUITES] [-T UDP_TIMEOUT_MS] [-q]
+ *               [-S TLS13_SUITES] [-A SIGALGS] [-T UDP_TIMEOUT_MS] [-q]
  *
  * -t spreads the connections over THREADS epoll threads; -C verifies the
  * server's chain against CAFILE (-k: no verification); -N sets SNI and
  * checks the name; -S sets the client's TLS 1.3 suite preference (default
- * AES-128-GCM first); -q silences per-error messages.
+ * AES-128-GCM first); -A restricts the signature algorithms the client
+ * offers (which certificate of a dual-certificate server it gets:
+ * "rsa_pss_rsae_sha256", "ECDSA+SHA256"); -q silences per-error messages.
  *
  * Modes
  *   conn          connect, echo SIZE (64) bytes, close; again
@@ -110,6 +112,8 @@ static int opt_udp_timeout_ms = 200;
 static int opt_quiet;
 /* A common client preference (AES-128 first); servers that honour the
  * client's order then use the same suite as secho's default. */
+/* -A: the signature algorithms the client offers (NULL: OpenSSL's). */
+static const char *opt_sigalgs;
 static const char *opt_suites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
@@ -899,6 +903,7 @@ usage(int rc)
 	    "usage: secho-bench -m MODE -p PORT [-H HOST] [-c CONC] [-s SIZE]\n"
 	    "                   [-d SECONDS] [-w WARMUP] [-t THREADS]\n"
 	    "                   [-C CAFILE | -k] [-N SERVERNAME] [-S TLS13_SUITES]\n"
+	    "                   [-A SIGALGS]\n"
 	    "                   [-T UDP_TIMEOUT_MS] [-q]\n"
 	    "modes:");
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
@@ -949,6 +954,14 @@ setup_tls(void)
 		    opt_suites);
 		exit(1);
 	}
+	/* e.g. "rsa_pss_rsae_sha256" or "ECDSA+SHA256": which certificate
+	 * of a dual-certificate server answers. */
+	if (opt_sigalgs != NULL &&
+	    SSL_CTX_set1_sigalgs_list(ssl_ctx, opt_sigalgs) != 1) {
+		fprintf(stderr, "secho-bench: bad signature algorithms %s\n",
+		    opt_sigalgs);
+		exit(1);
+	}
 	if (opt_noverify)
 		SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
 	else {
@@ -979,7 +992,7 @@ main(int argc, char **argv)
 	size_t i;
 	int ch, k, gai;
 
-	while ((ch = getopt(argc, argv, "m:H:p:c:s:d:w:t:C:kN:S:T:qh")) != -1) {
+	while ((ch = getopt(argc, argv, "m:H:p:c:s:d:w:t:C:kN:S:T:A:qh")) != -1) {
 		switch (ch) {
 		case 'm':
 			for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
@@ -1023,6 +1036,9 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			opt_suites = optarg;
+			break;
+		case 'A':
+			opt_sigalgs = optarg;
 			break;
 		case 'T':
 			opt_udp_timeout_ms = atoi(optarg);

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Development and test certificates only: a throwaway CA, a server
-# certificate (EC P-256; SAN localhost, 127.0.0.1, ::1) and a client
-# certificate, all signed by the CA.  Written into DIR (default: certs/),
+# Development and test certificates only: a throwaway CA, two server
+# certificates (EC P-256 in server.pem, RSA-2048 in server-rsa.pem; SAN
+# localhost, 127.0.0.1, ::1) and a client certificate, all signed by the
+# CA.  Written into DIR (default: certs/),
 # git-ignored; existing files are kept.  Never use these in production.
 #
 #   sh certs/gen.sh [DIR]
@@ -11,6 +12,7 @@ mkdir -p "$dir"
 cd "$dir"
 # Kept while complete and valid for at least another day.
 [ -s ca.pem ] && [ -s server.pem ] && [ -s server.key ] && \
+    [ -s server-rsa.pem ] && [ -s server-rsa.key ] && \
     [ -s client.pem ] && [ -s client.key ] && \
     openssl x509 -checkend 86400 -noout -in server.pem >/dev/null 2>&1 && \
     openssl x509 -checkend 86400 -noout -in client.pem >/dev/null 2>&1 && \
@@ -29,9 +31,15 @@ openssl req -x509 -new -key ca.key -sha256 -days 3650 \
     -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -out ca.pem 2>/dev/null
 
-# name subject extfile
+# name subject extfile [rsa]
 issue() {
-	openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
+	if [ "${4:-}" = rsa ]; then
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+		    -out "$1.key" 2>/dev/null
+	else
+		openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" \
+		    2>/dev/null
+	fi
 	openssl req -new -key "$1.key" -subj "$2" -out "$tmp/$1.csr" 2>/dev/null
 	openssl x509 -req -in "$tmp/$1.csr" -CA ca.pem -CAkey ca.key \
 	    -CAcreateserial -CAserial "$tmp/ca.srl" -days $days -sha256 \
@@ -50,5 +58,6 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth
 EXT
 issue server "/O=secho development/CN=localhost" "$tmp/server.ext"
+issue server-rsa "/O=secho development/CN=localhost" "$tmp/server.ext" rsa
 issue client "/O=secho development/CN=client-one" "$tmp/client.ext"
-chmod 644 ca.pem server.pem client.pem
+chmod 644 ca.pem server.pem server-rsa.pem client.pem

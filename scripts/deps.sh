@@ -12,7 +12,7 @@ set -eu
 PKGS="gcc make pkg-config libssl-dev libconfig-dev libcmocka-dev
       openssl socat netcat-openbsd python3 gnutls-bin procps
       util-linux iproute2 haproxy valgrind sslscan strace
-      xinetd ncat stunnel4"
+      xinetd ncat stunnel4 tshark testssl.sh"
 
 [ $# -gt 0 ] && PKGS="$*"
 

@@ -24,23 +24,7 @@
 #include "secho/addr.h"
 #include "secho/config.h"
 
-#define TLS_V12		0x0303
-#define TLS_V13		0x0304
-
-/* Longest dotted setting path kept in messages ("listeners.[12].tls.x"). */
-#define PATH_LEN	128
-
-/* Longest quoted value shown in a message. */
-#define QUOTE_MAX	200
-
-/* Growing buffer of "FILE:LINE: message\n" lines. */
-struct errbuf {
-	char	*eb_buf;
-	size_t	 eb_len;
-	size_t	 eb_cap;
-	int	 eb_count;
-	int	 eb_oom;
-};
+#include "config_int.h"
 
 /* Identity of a listener for the duplicate check. */
 struct lkey {
@@ -52,49 +36,6 @@ struct lkey {
 	int		 lk_port;
 	int		 lk_line;
 };
-
-struct ctx {
-	const char		*c_name;	/* file name for messages */
-	const char		*c_incdir;	/* include directory or NULL */
-	struct secho_config	*c_cfg;
-	struct errbuf		 c_err;
-	int			 c_tls_bad;	/* global tls group had errors */
-	char			 c_file[PATH_MAX];	/* scratch for names */
-	char			 c_quote[QUOTE_MAX * 4 + 8];
-};
-
-enum kind {
-	K_STRING,	/* non-empty string */
-	K_OPTSTRING,	/* string; "" means unset (NULL) */
-	K_INT,
-	K_BOOL,
-	K_ENUM,
-	K_OTHER		/* known here, parsed by the caller */
-};
-
-struct enumval {
-	const char	*ev_name;
-	int		 ev_value;
-};
-
-struct field {
-	const char		*f_name;
-	enum kind		 f_kind;
-	ptrdiff_t		 f_off;		/* into the target struct */
-	long long		 f_min, f_max;	/* K_INT */
-	const struct enumval	*f_enum;	/* K_ENUM, NULL-terminated */
-	const char		*f_enum_list;	/* K_ENUM, for messages */
-	ptrdiff_t		 f_line_off;	/* int line store, or -1 */
-};
-
-#define NOLINE	(-1)
-#define FSTR(n, k, type, m)	{ n, k, offsetof(type, m), 0, 0, NULL, NULL, NOLINE }
-#define FSTRL(n, k, type, m, l)	{ n, k, offsetof(type, m), 0, 0, NULL, NULL, offsetof(type, l) }
-#define FINT(n, type, m, lo, hi) { n, K_INT, offsetof(type, m), lo, hi, NULL, NULL, NOLINE }
-#define FBOOL(n, type, m)	{ n, K_BOOL, offsetof(type, m), 0, 0, NULL, NULL, NOLINE }
-#define FENUM(n, type, m, e, l)	{ n, K_ENUM, offsetof(type, m), 0, 0, e, l, NOLINE }
-#define FOTHER(n)		{ n, K_OTHER, 0, 0, 0, NULL, NULL, NOLINE }
-#define NFIELDS(t)		(sizeof(t) / sizeof((t)[0]))
 
 static const struct enumval facilities[] = {
 	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
@@ -118,17 +59,6 @@ static const struct enumval levels[] = {
 static const struct enumval protos[] = {
 	{ "tcp", SECHO_PROTO_TCP }, { "udp", SECHO_PROTO_UDP },
 	{ "tls", SECHO_PROTO_TLS },
-	{ NULL, 0 }
-};
-
-static const struct enumval verifies[] = {
-	{ "none", SECHO_VERIFY_NONE }, { "optional", SECHO_VERIFY_OPTIONAL },
-	{ "require", SECHO_VERIFY_REQUIRE },
-	{ NULL, 0 }
-};
-
-static const struct enumval tls_versions[] = {
-	{ "TLSv1.2", TLS_V12 }, { "TLSv1.3", TLS_V13 },
 	{ NULL, 0 }
 };
 
@@ -161,28 +91,6 @@ static const struct field limits_fields[] = {
 	FINT("udp_rate_per_host", struct secho_config, udp_rate_per_host,
 	    0, 1000000),
 };
-
-/* Order matters: indexes are the bits of the "given" mask (TF_*). */
-static const struct field tls_fields[] = {
-	FSTRL("certificate", K_OPTSTRING, struct tls_config, tc_certificate,
-	    tc_certificate_line),
-	FSTRL("private_key", K_OPTSTRING, struct tls_config, tc_private_key,
-	    tc_private_key_line),
-	FSTRL("client_ca", K_OPTSTRING, struct tls_config, tc_client_ca,
-	    tc_client_ca_line),
-	FENUM("verify_client", struct tls_config, tc_verify_client, verifies,
-	    "none, optional, require"),
-	FENUM("min_protocol", struct tls_config, tc_min_protocol,
-	    tls_versions, "TLSv1.2, TLSv1.3"),
-	FSTR("ciphers", K_OPTSTRING, struct tls_config, tc_ciphers),
-	FSTR("ciphersuites", K_OPTSTRING, struct tls_config, tc_ciphersuites),
-	FSTR("groups", K_OPTSTRING, struct tls_config, tc_groups),
-	FBOOL("session_tickets", struct tls_config, tc_session_tickets),
-};
-#define TF_CERTIFICATE	(1u << 0)
-#define TF_PRIVATE_KEY	(1u << 1)
-#define TF_CLIENT_CA	(1u << 2)
-#define TF_VERIFY	(1u << 3)
 
 static const struct field listener_fields[] = {
 	FENUM("proto", struct listener_config, lc_proto, protos,
@@ -265,12 +173,9 @@ src_name(struct ctx *c, const char *file)
 	return c->c_file;
 }
 
-static void cerr(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Report "FILE:LINE: message" for setting s ("FILE: message" without s). */
-static void
-cerr(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
+void
+cfg_err(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
 	char msg[512 + QUOTE_MAX * 4];
 	va_list ap;
@@ -287,8 +192,8 @@ cerr(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
 }
 
 /* s with quotes and non-printable bytes escaped, shortened; for messages. */
-static const char *
-quote(struct ctx *c, const char *s)
+const char *
+cfg_quote(struct ctx *c, const char *s)
 {
 	char *o = c->c_quote;
 	size_t i;
@@ -313,8 +218,8 @@ quote(struct ctx *c, const char *s)
 }
 
 /* out = "prefix.name" (or "name"), shortened to fit (names are short). */
-static void
-join(char *out, size_t len, const char *prefix, const char *name)
+void
+cfg_join(char *out, size_t len, const char *prefix, const char *name)
 {
 	int n;
 
@@ -370,21 +275,21 @@ parse_value(struct ctx *c, const config_setting_t *s, const char *path,
 	case K_OPTSTRING:
 	case K_ENUM:
 		if (type != CONFIG_TYPE_STRING) {
-			cerr(c, s, "%s: expected a string", path);
+			cfg_err(c, s, "%s: expected a string", path);
 			return -1;
 		}
 		str = config_setting_get_string(s);
 		if (f->f_kind == K_ENUM) {
 			if (enum_lookup(f->f_enum, str, &e) == -1) {
-				cerr(c, s, "%s: \"%s\" is not one of %s", path,
-				    quote(c, str), f->f_enum_list);
+				cfg_err(c, s, "%s: \"%s\" is not one of %s", path,
+				    cfg_quote(c, str), f->f_enum_list);
 				return -1;
 			}
 			*(int *)(void *)p = e;
 			break;
 		}
 		if (f->f_kind == K_STRING && *str == '\0') {
-			cerr(c, s, "%s: must not be empty", path);
+			cfg_err(c, s, "%s: must not be empty", path);
 			return -1;
 		}
 		free(*(char **)(void *)p);
@@ -396,12 +301,12 @@ parse_value(struct ctx *c, const config_setting_t *s, const char *path,
 		break;
 	case K_INT:
 		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
-			cerr(c, s, "%s: %s", path, type_expected(f->f_kind));
+			cfg_err(c, s, "%s: %s", path, type_expected(f->f_kind));
 			return -1;
 		}
 		v = config_setting_get_int64(s);
 		if (v < f->f_min || v > f->f_max) {
-			cerr(c, s, "%s: %lld is out of range (%lld..%lld)", path,
+			cfg_err(c, s, "%s: %lld is out of range (%lld..%lld)", path,
 			    v, f->f_min, f->f_max);
 			return -1;
 		}
@@ -409,7 +314,7 @@ parse_value(struct ctx *c, const config_setting_t *s, const char *path,
 		break;
 	case K_BOOL:
 		if (type != CONFIG_TYPE_BOOL) {
-			cerr(c, s, "%s: %s", path, type_expected(f->f_kind));
+			cfg_err(c, s, "%s: %s", path, type_expected(f->f_kind));
 			return -1;
 		}
 		*(int *)(void *)p = config_setting_get_bool(s) ? 1 : 0;
@@ -428,8 +333,8 @@ parse_value(struct ctx *c, const config_setting_t *s, const char *path,
  * names and bad values are reported.  *given gets a bit per field index
  * present in the group.  Returns the number of errors.
  */
-static int
-parse_group(struct ctx *c, const config_setting_t *g, const char *prefix,
+int
+cfg_parse_group(struct ctx *c, const config_setting_t *g, const char *prefix,
     const struct field *fields, size_t nfields, void *base, unsigned *given)
 {
 	char path[PATH_LEN];
@@ -443,12 +348,17 @@ parse_group(struct ctx *c, const config_setting_t *g, const char *prefix,
 	for (i = 0; i < n; i++) {
 		s = config_setting_get_elem(g, (unsigned)i);
 		name = config_setting_name(s);
-		join(path, sizeof(path), prefix, name ? name : "?");
+		cfg_join(path, sizeof(path), prefix, name ? name : "?");
 		for (k = 0; k < nfields; k++)
 			if (name != NULL && strcmp(fields[k].f_name, name) == 0)
 				break;
 		if (k == nfields) {
-			cerr(c, s, "unknown setting \"%s\"", path);
+			const char *hint = name ? cfg_hint(name, fields,
+			    nfields) : NULL;
+
+			cfg_err(c, s, "unknown setting \"%s\"%s%s%s", path,
+			    hint ? "; did you mean \"" : "", hint ? hint : "",
+			    hint ? "\"?" : "");
 			errors++;
 			continue;
 		}
@@ -460,104 +370,13 @@ parse_group(struct ctx *c, const config_setting_t *g, const char *prefix,
 }
 
 /* Is s a group?  Report when not. */
-static int
-want_group(struct ctx *c, const config_setting_t *s, const char *path)
+int
+cfg_want_group(struct ctx *c, const config_setting_t *s, const char *path)
 {
 	if (config_setting_is_group(s))
 		return 1;
-	cerr(c, s, "%s: expected a group", path);
+	cfg_err(c, s, "%s: expected a group", path);
 	return 0;
-}
-
-/* ---- tls ---- */
-
-static void
-tls_clear(struct tls_config *tc)
-{
-	free(tc->tc_certificate);
-	free(tc->tc_private_key);
-	free(tc->tc_client_ca);
-	free(tc->tc_ciphers);
-	free(tc->tc_ciphersuites);
-	free(tc->tc_groups);
-	memset(tc, 0, sizeof(*tc));
-}
-
-static int
-dup_opt(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (src != NULL && (*dst = strdup(src)) == NULL)
-		return -1;
-	return 0;
-}
-
-static int
-tls_defaults(struct tls_config *tc)
-{
-	memset(tc, 0, sizeof(*tc));
-	tc->tc_verify_client = SECHO_VERIFY_NONE;
-	tc->tc_min_protocol = TLS_V12;
-	tc->tc_session_tickets = 1;
-	if (dup_opt(&tc->tc_ciphers, SECHO_DEFAULT_CIPHERS) == -1 ||
-	    dup_opt(&tc->tc_ciphersuites, SECHO_DEFAULT_CIPHERSUITES) == -1 ||
-	    dup_opt(&tc->tc_groups, SECHO_DEFAULT_GROUPS) == -1)
-		return -1;
-	return 0;
-}
-
-/*
- * out = global, overridden by the fields of ov given in mask (their strings
- * move from ov to out).  Returns 0 or -1 when out of memory.
- */
-static int
-tls_merge(struct tls_config *out, const struct tls_config *global,
-    struct tls_config *ov, unsigned mask)
-{
-	size_t k;
-
-	memset(out, 0, sizeof(*out));
-	for (k = 0; k < NFIELDS(tls_fields); k++) {
-		const struct field *f = &tls_fields[k];
-		const struct tls_config *from = (mask & (1u << k)) ? ov : global;
-		char *dst = (char *)out + f->f_off;
-		const char *src = (const char *)from + f->f_off;
-
-		if (f->f_kind == K_OPTSTRING) {
-			if (from == ov) {
-				*(char **)(void *)dst = *(char *const *)(const void *)src;
-				*(char **)(void *)((char *)ov + f->f_off) = NULL;
-			} else if (dup_opt((char **)(void *)dst,
-			    *(char *const *)(const void *)src) == -1)
-				return -1;
-		} else
-			*(int *)(void *)dst = *(const int *)(const void *)src;
-		if (f->f_line_off != NOLINE)
-			*(int *)(void *)((char *)out + f->f_line_off) =
-			    *(const int *)(const void *)((const char *)from +
-			    f->f_line_off);
-	}
-	return 0;
-}
-
-/*
- * verify_client optional/require needs client_ca.  g is the tls group the
- * combination was written in, path its name.
- */
-static int
-check_verify(struct ctx *c, const config_setting_t *g, const char *path,
-    const struct tls_config *tc)
-{
-	const config_setting_t *s;
-
-	if (tc->tc_verify_client == SECHO_VERIFY_NONE || tc->tc_client_ca)
-		return 0;
-	if ((s = config_setting_get_member(g, "verify_client")) == NULL &&
-	    (s = config_setting_get_member(g, "client_ca")) == NULL)
-		s = g;
-	cerr(c, s, "%s.verify_client: \"%s\" needs %s.client_ca", path,
-	    verifies[tc->tc_verify_client].ev_name, path);
-	return 1;
 }
 
 /* ---- listeners ---- */
@@ -572,7 +391,7 @@ parse_cidrs(struct ctx *c, const config_setting_t *s, const char *path,
 
 	l->set = 1;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		cerr(c, s, "%s: expected a list or array", path);
+		cfg_err(c, s, "%s: expected a list or array", path);
 		return 1;
 	}
 	n = config_setting_length(s);
@@ -583,14 +402,14 @@ parse_cidrs(struct ctx *c, const config_setting_t *s, const char *path,
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, (unsigned)i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			cerr(c, e, "%s: expected a string", path);
+			cfg_err(c, e, "%s: expected a string", path);
 			errors++;
 			continue;
 		}
 		text = config_setting_get_string(e);
 		if (addr_parse_cidr(text, &l->items[l->count]) == -1) {
-			cerr(c, e, "%s: \"%s\" is not an address or CIDR block",
-			    path, quote(c, text));
+			cfg_err(c, e, "%s: \"%s\" is not an address or CIDR block",
+			    path, cfg_quote(c, text));
 			errors++;
 			continue;
 		}
@@ -660,7 +479,7 @@ static void
 listener_clear(struct listener_config *lc)
 {
 	free(lc->lc_address);
-	tls_clear(&lc->lc_tls);
+	cfg_tls_clear(&lc->lc_tls);
 	free(lc->lc_allow.items);
 	free(lc->lc_deny.items);
 	memset(lc, 0, sizeof(*lc));
@@ -686,13 +505,13 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 	memset(&ov, 0, sizeof(ov));
 	snprintf(path, sizeof(path), "listeners.[%zu]", idx);
 	lc->lc_line = (int)config_setting_source_line(s);
-	if (!want_group(c, s, path))
+	if (!cfg_want_group(c, s, path))
 		return;
-	errors = parse_group(c, s, path, listener_fields,
+	errors = cfg_parse_group(c, s, path, listener_fields,
 	    NFIELDS(listener_fields), lc, &given);
 	for (i = 0; i < NFIELDS(required); i++)
 		if (!(given & (1u << i))) {
-			cerr(c, s, "%s: missing setting \"%s\"", path,
+			cfg_err(c, s, "%s: missing setting \"%s\"", path,
 			    required[i]);
 			errors++;
 		}
@@ -700,22 +519,22 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 	if (lc->lc_address != NULL && !addr_is_literal(lc->lc_address) &&
 	    !addr_is_hostname(lc->lc_address)) {
 		m = config_setting_get_member(s, "address");
-		cerr(c, m, "%s.address: \"%s\" is not an IP address or host name",
-		    path, quote(c, lc->lc_address));
+		cfg_err(c, m, "%s.address: \"%s\" is not an IP address or host name",
+		    path, cfg_quote(c, lc->lc_address));
 		errors++;
 	}
 	if ((m = config_setting_get_member(s, "allow")) != NULL) {
-		join(sub, sizeof(sub), path, "allow");
+		cfg_join(sub, sizeof(sub), path, "allow");
 		errors += parse_cidrs(c, m, sub, &lc->lc_allow);
 	}
 	if ((m = config_setting_get_member(s, "deny")) != NULL) {
-		join(sub, sizeof(sub), path, "deny");
+		cfg_join(sub, sizeof(sub), path, "deny");
 		errors += parse_cidrs(c, m, sub, &lc->lc_deny);
 	}
 	if ((m = config_setting_get_member(s, "proxy_protocol")) != NULL &&
 	    (given & LF_PROTO) && lc->lc_proto == SECHO_PROTO_UDP &&
 	    lc->lc_proxy_protocol) {
-		cerr(c, m, "%s.proxy_protocol: not supported on udp listeners",
+		cfg_err(c, m, "%s.proxy_protocol: not supported on udp listeners",
 		    path);
 		errors++;
 	}
@@ -727,16 +546,15 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 		errors++;
 	}
 	if ((tg = config_setting_get_member(s, "tls")) != NULL) {
-		join(sub, sizeof(sub), path, "tls");
-		if (!want_group(c, tg, sub))
+		cfg_join(sub, sizeof(sub), path, "tls");
+		if (!cfg_want_group(c, tg, sub))
 			errors++;
 		else {
 			has_tls = 1;
-			errors += parse_group(c, tg, sub, tls_fields,
-			    NFIELDS(tls_fields), &ov, &tgiven);
+			errors += cfg_tls_group(c, tg, sub, &ov, &tgiven);
 			if ((given & LF_PROTO) &&
 			    lc->lc_proto != SECHO_PROTO_TLS) {
-				cerr(c, tg, "%s: a tls group is only allowed "
+				cfg_err(c, tg, "%s: a tls group is only allowed "
 				    "on tls listeners", sub);
 				errors++;
 			}
@@ -747,24 +565,24 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 
 	lc->lc_has_tls = has_tls;
 	if (lc->lc_proto == SECHO_PROTO_TLS) {
-		if (tls_merge(&lc->lc_tls, global, &ov, tgiven) == -1) {
+		if (cfg_tls_merge(&lc->lc_tls, global, &ov, tgiven) == -1) {
 			c->c_err.eb_oom = 1;
 			goto out;
 		}
 		lc->lc_tls.tc_line = has_tls ?
 		    (int)config_setting_source_line(tg) : global->tc_line;
-		if (has_tls && (tgiven & (TF_VERIFY | TF_CLIENT_CA)))
-			errors += check_verify(c, tg, sub, &lc->lc_tls);
+		if (has_tls)
+			errors += cfg_tls_check(c, tg, sub, &lc->lc_tls, tgiven);
 		/* Inherited from a broken global group: reported there. */
-		if (lc->lc_tls.tc_certificate == NULL &&
+		if (lc->lc_tls.tc_certificate.tf_count == 0 &&
 		    (!c->c_tls_bad || (tgiven & TF_CERTIFICATE))) {
-			cerr(c, s, "%s: tls listener without tls.certificate",
+			cfg_err(c, s, "%s: tls listener without tls.certificate",
 			    path);
 			errors++;
 		}
-		if (lc->lc_tls.tc_private_key == NULL &&
+		if (lc->lc_tls.tc_private_key.tf_count == 0 &&
 		    (!c->c_tls_bad || (tgiven & TF_PRIVATE_KEY))) {
-			cerr(c, s, "%s: tls listener without tls.private_key",
+			cfg_err(c, s, "%s: tls listener without tls.private_key",
 			    path);
 			errors++;
 		}
@@ -773,17 +591,17 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 	lkey_set(&keys[idx], lc);
 	for (i = 0; i < idx; i++)
 		if (lkey_equal(&keys[i], &keys[idx])) {
-			cerr(c, s, "duplicate listener %s %s%s%s:%d "
+			cfg_err(c, s, "duplicate listener %s %s%s%s:%d "
 			    "(first at line %d)", config_proto_name(lc->lc_proto),
 			    keys[idx].lk_family == AF_INET6 ? "[" : "",
-			    quote(c, lc->lc_address),
+			    cfg_quote(c, lc->lc_address),
 			    keys[idx].lk_family == AF_INET6 ? "]" : "",
 			    lc->lc_port, keys[i].lk_line);
 			keys[idx].lk_ok = 0;
 			break;
 		}
 out:
-	tls_clear(&ov);
+	cfg_tls_clear(&ov);
 }
 
 static void
@@ -795,12 +613,12 @@ parse_listeners(struct ctx *c, const config_setting_t *s)
 	size_t i;
 
 	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
-		cerr(c, s, "listeners: expected a list");
+		cfg_err(c, s, "listeners: expected a list");
 		return;
 	}
 	n = config_setting_length(s);
 	if (n == 0) {
-		cerr(c, s, "no listeners configured");
+		cfg_err(c, s, "no listeners configured");
 		return;
 	}
 	cfg->listeners = calloc((size_t)n, sizeof(*cfg->listeners));
@@ -833,8 +651,14 @@ set_defaults(struct secho_config *cfg)
 	cfg->udp_rate_per_host = SECHO_DEFAULT_UDP_RATE;
 	if ((cfg->log_ident = strdup(SECHO_DEFAULT_IDENT)) == NULL)
 		return -1;
-	return tls_defaults(&cfg->tls);
+	return cfg_tls_defaults(&cfg->tls);
 }
+
+/* The top-level groups, for "did you mean". */
+static const struct field root_names[] = {
+	FOTHER("daemon"), FOTHER("log"), FOTHER("limits"), FOTHER("tls"),
+	FOTHER("listeners"),
+};
 
 static void
 parse_root(struct ctx *c, const config_setting_t *root)
@@ -847,14 +671,14 @@ parse_root(struct ctx *c, const config_setting_t *root)
 
 	/* The global tls group first: listeners inherit from it. */
 	if ((s = config_setting_get_member(root, "tls")) != NULL) {
-		if (!want_group(c, s, "tls"))
+		if (!cfg_want_group(c, s, "tls"))
 			c->c_tls_bad = 1;
 		else {
 			cfg->tls.tc_line = (int)config_setting_source_line(s);
-			if (parse_group(c, s, "tls", tls_fields,
-			    NFIELDS(tls_fields), &cfg->tls, &given) != 0)
+			if (cfg_tls_group(c, s, "tls", &cfg->tls, &given) != 0)
 				c->c_tls_bad = 1;
-			else if (check_verify(c, s, "tls", &cfg->tls) != 0)
+			else if (cfg_tls_check(c, s, "tls", &cfg->tls,
+			    ~0u) != 0)
 				c->c_tls_bad = 1;
 		}
 	}
@@ -871,22 +695,28 @@ parse_root(struct ctx *c, const config_setting_t *root)
 			listeners = s;
 			parse_listeners(c, s);
 		} else if (strcmp(name, "daemon") == 0) {
-			if (want_group(c, s, name))
-				parse_group(c, s, name, daemon_fields,
+			if (cfg_want_group(c, s, name))
+				cfg_parse_group(c, s, name, daemon_fields,
 				    NFIELDS(daemon_fields), cfg, &given);
 		} else if (strcmp(name, "log") == 0) {
-			if (want_group(c, s, name))
-				parse_group(c, s, name, log_fields,
+			if (cfg_want_group(c, s, name))
+				cfg_parse_group(c, s, name, log_fields,
 				    NFIELDS(log_fields), cfg, &given);
 		} else if (strcmp(name, "limits") == 0) {
-			if (want_group(c, s, name))
-				parse_group(c, s, name, limits_fields,
+			if (cfg_want_group(c, s, name))
+				cfg_parse_group(c, s, name, limits_fields,
 				    NFIELDS(limits_fields), cfg, &given);
-		} else
-			cerr(c, s, "unknown setting \"%s\"", name);
+		} else {
+			const char *hint = cfg_hint(name, root_names,
+			    NFIELDS(root_names));
+
+			cfg_err(c, s, "unknown setting \"%s\"%s%s%s", name,
+			    hint ? "; did you mean \"" : "", hint ? hint : "",
+			    hint ? "\"?" : "");
+		}
 	}
 	if (listeners == NULL)
-		cerr(c, NULL, "no listeners configured");
+		cfg_err(c, NULL, "no listeners configured");
 }
 
 int
@@ -971,7 +801,7 @@ config_free(struct secho_config *cfg)
 	free(cfg->pidfile);
 	free(cfg->chroot_dir);
 	free(cfg->log_ident);
-	tls_clear(&cfg->tls);
+	cfg_tls_clear(&cfg->tls);
 	for (i = 0; i < cfg->nlisteners; i++)
 		listener_clear(&cfg->listeners[i]);
 	free(cfg->listeners);

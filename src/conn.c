@@ -237,6 +237,10 @@ log_close(const struct conn_req *r, const char *peername, long long start,
 		log_kv(&ll, "cipher", ti->ti_cipher);
 		if (ti->ti_subject[0])
 			log_kv(&ll, "client_subject", ti->ti_subject);
+		if (ti->ti_sni[0])
+			log_kv(&ll, "sni", ti->ti_sni);
+		if (ti->ti_alpn[0])
+			log_kv(&ll, "alpn", ti->ti_alpn);
 	}
 	log_end(&ll);
 }

@@ -164,11 +164,30 @@ spawn_fork(struct master *m, int proto, int chan)
 {
 	static struct tls_echo_set set;
 	struct conn_proto cp;
+	int keep[1 + TLS_KEYLOG_MAX];
+	size_t nkeep = 1;
 	pid_t pid, master = getpid();
 
 	if ((pid = fork()) != 0)
 		return pid;
-	master_forked(&chan, 1);
+	/* The TLS engine keeps the key log files, for its connections. */
+	keep[0] = chan;
+	if (proto == SECHO_PROTO_TLS)
+		nkeep += tls_keylogs_fds(&m->gen.g_keylogs, keep + 1,
+		    TLS_KEYLOG_MAX);
+	master_forked(keep, nkeep);
+	/*
+	 * The channel below ENGINE_FD_BASE, where the engine wants its own
+	 * descriptors (a master with many listeners had it higher).
+	 */
+	if (chan >= ENGINE_FD_BASE) {
+		int low = fcntl(chan, F_DUPFD_CLOEXEC, 3);
+
+		if (low == -1 || low >= ENGINE_FD_BASE)
+			_exit(1);
+		close(chan);
+		chan = low;
+	}
 	prctl(PR_SET_NAME, proto == SECHO_PROTO_TLS ? "secho-tls" :
 	    "secho-tcp", 0, 0, 0);
 	memset(&cp, 0, sizeof(cp));
@@ -176,6 +195,9 @@ spawn_fork(struct master *m, int proto, int chan)
 		/* The contexts of this generation, built before the fork. */
 		set.tes_servers = m->gen.g_tls;
 		set.tes_count = m->gen.g_cfg->nlisteners;
+		/* Below ENGINE_FD_BASE: each connection keeps them. */
+		tls_keylogs_lower(&m->gen.g_keylogs, set.tes_servers,
+		    set.tes_count);
 		cp.cp_gen = m->gen.g_serial;
 		cp.cp_start = tlsmem_child;
 		cp.cp_serve = tls_echo_serve;

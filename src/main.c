@@ -48,30 +48,66 @@ version(void)
 	    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
 }
 
+/*
+ * Print each line of text (with head before it) unless printed before:
+ * listeners that share a file share its problems, said once.
+ */
+static void
+say_once(const char *head, const char *text, char **seen)
+{
+	const char *p = text, *nl;
+	char line[1100], *ns;
+	size_t n, have;
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		n = nl ? (size_t)(nl - p) : strlen(p);
+		snprintf(line, sizeof(line), "%s%.*s\n", head, (int)n, p);
+		p += n + (nl != NULL);
+		if (*seen != NULL && strstr(*seen, line) != NULL)
+			continue;
+		fprintf(stderr, "secho: %s", line);
+		have = *seen ? strlen(*seen) : 0;
+		if ((ns = realloc(*seen, have + strlen(line) + 1)) != NULL) {
+			memcpy(ns + have, line, strlen(line) + 1);
+			*seen = ns;
+		}
+	}
+}
+
 /* -t: the same load path as a start, certificates and keys included. */
 static int
 check_config(const char *path, struct secho_config *cfg)
 {
+	const struct tls_config *tc;
 	struct tls_server *ts;
-	char err[1024], warn[1024];
+	char err[1024], warn[4096], *seen = NULL;
 	size_t i;
 	int bad = 0;
 
 	for (i = 0; i < cfg->nlisteners; i++) {
 		if (cfg->listeners[i].lc_proto != SECHO_PROTO_TLS)
 			continue;
-		ts = tls_server_new(&cfg->listeners[i].lc_tls, cfg->file, err,
-		    sizeof(err));
+		tc = &cfg->listeners[i].lc_tls;
+		if (tc->tc_keylog_file != NULL &&
+		    tls_keylog_check(tc->tc_keylog_file, err,
+		    sizeof(err)) == -1) {
+			snprintf(warn, sizeof(warn), "%s:%d: tls.keylog_file: "
+			    "%s", cfg->file, tc->tc_keylog_line, err);
+			say_once("", warn, &seen);
+			bad = 1;
+		}
+		ts = tls_server_new(tc, cfg->file, err, sizeof(err));
 		if (ts == NULL) {
-			fprintf(stderr, "secho: %s\n", err);
+			say_once("", err, &seen);
 			bad = 1;
 			continue;
 		}
 		tls_server_warnings(ts, warn, sizeof(warn));
-		if (warn[0])
-			fprintf(stderr, "secho: warning: %s\n", warn);
+		say_once("warning: ", warn, &seen);
 		tls_server_free(ts);
 	}
+	free(seen);
 	if (bad)
 		return EXIT_CONFIG;
 	printf("secho: configuration %s is valid\n", path);

@@ -28,18 +28,52 @@ generation_free(struct generation *g)
 			tls_server_free(g->g_tls[i]);
 	free(g->g_tls);
 	g->g_tls = NULL;
+	tls_keylogs_close(&g->g_keylogs);
 	config_free(g->g_cfg);
 	g->g_cfg = NULL;
 	privs_free(&g->g_privs);
 }
 
-/* One context per tls listener of g's configuration.  0, or -1 and err. */
+/*
+ * Log each warning line of warn not logged before in this build (*seen:
+ * those logged, one per line): listeners that share a file share its
+ * warnings, said once.
+ */
+static void
+warn_once(const char *warn, char **seen)
+{
+	char line[1024], *ns;
+	const char *p = warn, *nl;
+	size_t n, have;
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		n = nl ? (size_t)(nl - p) : strlen(p);
+		snprintf(line, sizeof(line), "%.*s\n", (int)n, p);
+		p += n + (nl != NULL);
+		if (*seen != NULL && strstr(*seen, line) != NULL)
+			continue;
+		log_warnx("%.*s", (int)n, line);
+		have = *seen ? strlen(*seen) : 0;
+		if ((ns = realloc(*seen, have + strlen(line) + 1)) != NULL) {
+			memcpy(ns + have, line, strlen(line) + 1);
+			*seen = ns;
+		}
+	}
+}
+
+/*
+ * The contexts of every tls listener of g's configuration, and the key
+ * log files they write to (each opened once).  0, or -1 and err.
+ */
 int
 generation_tls_build(struct generation *g, char *err, size_t errlen)
 {
 	const struct secho_config *cfg = g->g_cfg;
-	char warn[1024];
+	const struct tls_config *tc;
+	char warn[4096], *seen = NULL;
 	size_t i;
+	int fd;
 
 	g->g_tls = calloc(cfg->nlisteners ? cfg->nlisteners : 1,
 	    sizeof(*g->g_tls));
@@ -50,15 +84,42 @@ generation_tls_build(struct generation *g, char *err, size_t errlen)
 	for (i = 0; i < cfg->nlisteners; i++) {
 		if (cfg->listeners[i].lc_proto != SECHO_PROTO_TLS)
 			continue;
-		g->g_tls[i] = tls_server_new(&cfg->listeners[i].lc_tls,
-		    cfg->file, err, errlen);
+		tc = &cfg->listeners[i].lc_tls;
+		g->g_tls[i] = tls_server_new(tc, cfg->file, err, errlen);
 		if (g->g_tls[i] == NULL)
-			return -1;
+			goto fail;
 		tls_server_warnings(g->g_tls[i], warn, sizeof(warn));
 		if (warn[0])
-			log_warnx("%s", warn);
+			warn_once(warn, &seen);
+		if (tc->tc_keylog_file == NULL)
+			continue;
+		if ((fd = tls_keylogs_open(&g->g_keylogs, tc->tc_keylog_file,
+		    warn, sizeof(warn))) == -1) {
+			snprintf(err, errlen, "%s:%d: tls.keylog_file: %s",
+			    cfg->file, tc->tc_keylog_line, warn);
+			goto fail;
+		}
+		tls_server_set_keylog(g->g_tls[i], fd);
 	}
+	free(seen);
 	return 0;
+fail:
+	free(seen);
+	return -1;
+}
+
+/* Every start and reload, while secrets go to a file: say so. */
+void
+generation_log_keylogs(const struct generation *g)
+{
+	struct logline ll;
+	size_t i;
+
+	for (i = 0; i < g->g_keylogs.kl_count; i++) {
+		log_begin(&ll, LOG_WARNING, "keylog");
+		log_kv(&ll, "file", g->g_keylogs.kl_paths[i]);
+		log_end(&ll);
+	}
 }
 
 static void
@@ -124,6 +185,7 @@ reload(struct master *m)
 	master_apply_log(m);
 	if (warn[0])
 		log_warnx("%s", warn);
+	generation_log_keylogs(&m->gen);
 	/* New keys, then a new TLS engine that has them; the old drains. */
 	tls_rotate_keys();
 	engines_renew_tls(m, 0);

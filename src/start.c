@@ -109,6 +109,7 @@ start(struct master *m)
 		startup_error("%s", err);
 		return EX_CONFIG_;
 	}
+	generation_log_keylogs(&m->gen);
 	switch (listen_build(m->gen.g_cfg, NULL, &m->ls, err, sizeof(err))) {
 	case 0:
 		break;

@@ -1,11 +1,13 @@
 /*
- * tls.c - OpenSSL contexts for the tls listeners, and the ticket keys.
+ * tls.c - OpenSSL contexts for the tls listeners, and their ticket keys.
  *
- * The master builds one SSL_CTX per tls listener (tls_server_new), at
- * start and again on reload, so a bad certificate is a start-up error or
- * a failed reload that keeps the old contexts.  secho-tls, a fork of the
- * master, inherits them; each connection's process, its child, runs the
- * handshake and the echo (tls_echo.c).
+ * The master builds the contexts of each tls listener (tls_server_new:
+ * the default one and one per sni entry), at start and again on reload,
+ * so a bad certificate is a start-up error or a failed reload that keeps
+ * the old contexts.  The TLS engine inherits them; each connection's
+ * process runs the handshake (tls_echo.c).  The certificate sets are
+ * tls_certs.c's, the choice by name and ALPN tls_sni.c's, the key log
+ * tls_keylog.c's.
  *
  * Resumption across processes: a server-side session cache lives in one
  * process and dies with it, so it is off; resumption uses session
@@ -41,22 +43,17 @@
 #include "secho/tls.h"
 #include "secho/tlsmem.h"
 
+#include "tls_int.h"
+
 /* Ticket keys change every 12 h; a rotated-out key lasts 12 h more. */
 #define TICKET_ROTATE_MS	(12LL * 3600 * 1000)
 /* Session (ticket) lifetime: at most one rotation period. */
 #define SESSION_LIFETIME_S	7200
 
-struct tls_server {
-	SSL_CTX		*ts_ctx;
-	char		*ts_cert_path;
-	char		 ts_cert_where[300];	/* "FILE:LINE: " or "" */
-};
-
 /* ---- error text ---- */
 
-/* "FILE:LINE: " (or "FILE: ") for messages about a setting. */
-static void
-where(char *buf, size_t len, const char *cfgfile, int line)
+void
+tls_where(char *buf, size_t len, const char *cfgfile, int line)
 {
 	if (cfgfile == NULL || *cfgfile == '\0')
 		snprintf(buf, len, "%s", "");
@@ -144,8 +141,11 @@ ticket_mac_init(EVP_MAC_CTX *hctx, unsigned char *key)
 
 /*
  * SSL_CTX_set_tlsext_ticket_key_evp_cb: seal with the current key;
- * open with the current (1) or the previous key (2: valid, but issue a
- * new ticket); 0 for an unknown key (full handshake, new ticket).
+ * open with the current or the previous key and return 2 ("valid,
+ * renew") for both; 0 for an unknown key (full handshake, new ticket).
+ * With 1 ("valid, do not renew") OpenSSL 3 sends no NewSessionTicket on
+ * a resumed TLS 1.3 handshake, and a client that uses each ticket once
+ * (RFC 8446, C.4: browsers, Go, rustls) resumes every other time only.
  */
 static int
 ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16],
@@ -175,7 +175,7 @@ ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[16],
 		    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
 		    k->tk_aes, iv) != 1)
 			return -1;
-		return i == 0 ? 1 : 2;
+		return 2;
 	}
 	return 0;
 }
@@ -208,86 +208,39 @@ tls_global_init(void)
 {
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS |
 	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+	tls_sni_global_init();
 }
 
 /* ---- contexts ---- */
 
-/* Passphrase prompts would hang a daemon: refuse, and remember it. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	if (u != NULL)
-		*(int *)u = 1;
-	return -1;
-}
-
-/* fopen() first, so an unreadable file gets the system's words. */
-static int
-readable(const char *path, char *why, size_t len)
-{
-	FILE *f;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(why, len, "%s", strerror(errno));
-		return 0;
-	}
-	fclose(f);
-	return 1;
-}
-
-static EVP_PKEY *
-load_key(const char *path, char *why, size_t len)
-{
-	EVP_PKEY *pkey;
-	FILE *f;
-	int asked = 0;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(why, len, "%s", strerror(errno));
-		return NULL;
-	}
-	ERR_clear_error();
-	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked);
-	fclose(f);
-	if (pkey == NULL) {
-		if (asked) {
-			ERR_clear_error();
-			snprintf(why, len, "the private key is encrypted "
-			    "(a passphrase-protected key cannot be used)");
-		} else {
-			char r[200];
-			sslerr_text(r, sizeof(r), "unknown error");
-			snprintf(why, len, "no private key could be read (%s)",
-			    r);
-		}
-	}
-	return pkey;
-}
-
-/* A session ID context per distinct security setting (see below). */
+/*
+ * A session ID context per distinct security setting: client
+ * certificate rules and certificates.  A session (ticket) must not
+ * resume on a listener or sni entry whose client certificate rules
+ * differ (the key ring is shared by all of them): OpenSSL refuses a
+ * session whose context differs.
+ */
 static void
-set_sid_ctx(SSL_CTX *ctx, const struct tls_config *tc)
+set_sid_ctx(SSL_CTX *ctx, int verify, const char *ca,
+    const struct tls_files *certs)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *m;
 	char head[64];
+	size_t i;
+	int ok;
 
-	/*
-	 * A session (ticket) must not resume on a listener whose client
-	 * certificate rules differ (the key ring is shared by all of them):
-	 * OpenSSL refuses a session whose context differs.
-	 */
-	snprintf(head, sizeof(head), "secho verify=%d|", tc->tc_verify_client);
+	snprintf(head, sizeof(head), "secho verify=%d|", verify);
 	if ((m = EVP_MD_CTX_new()) == NULL)
 		goto fallback;
-	if (EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(m, head, strlen(head)) != 1 ||
-	    EVP_DigestUpdate(m, tc->tc_client_ca ? tc->tc_client_ca : "",
-	    tc->tc_client_ca ? strlen(tc->tc_client_ca) + 1 : 1) != 1 ||
-	    EVP_DigestUpdate(m, tc->tc_certificate ? tc->tc_certificate : "",
-	    tc->tc_certificate ? strlen(tc->tc_certificate) + 1 : 1) != 1 ||
-	    EVP_DigestFinal_ex(m, md, &mdlen) != 1)
+	ok = EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(m, head, strlen(head)) == 1 &&
+	    EVP_DigestUpdate(m, ca ? ca : "", ca ? strlen(ca) + 1 : 1) == 1;
+	for (i = 0; ok && i < certs->tf_count; i++)
+		ok = EVP_DigestUpdate(m, certs->tf_path[i],
+		    strlen(certs->tf_path[i]) + 1) == 1;
+	if (!ok || EVP_DigestFinal_ex(m, md, &mdlen) != 1)
 		mdlen = 0;
 	EVP_MD_CTX_free(m);
 	if (mdlen > SSL_MAX_SID_CTX_LENGTH)
@@ -347,42 +300,21 @@ out:
 	ERR_clear_error();
 }
 
-struct tls_server *
-tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
-    size_t errlen)
+/* Protocol, ciphers, groups, sessions, callbacks: every context of tc. */
+static SSL_CTX *
+ctx_common(struct tls_server *ts, struct tls_ctxdata *cd,
+    const struct tls_config *tc, const char *at, char *err, size_t errlen)
 {
-	struct tls_server *ts = NULL;
-	SSL_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
-	X509 *leaf;
-	STACK_OF(X509_NAME) *names;
-	char at[300], why[512];
-	const char *cert = tc->tc_certificate, *key = tc->tc_private_key;
-	const char *ca = tc->tc_client_ca;
+	SSL_CTX *ctx;
+	char why[512];
 
-	ERR_clear_error();
-	if (ring_init() == -1 || (ring->tr_count == 0 &&
-	    ring_rotate(clock_ms()) == -1)) {
-		snprintf(err, errlen, "cannot create session ticket keys");
-		return NULL;
-	}
-	if (cert == NULL || key == NULL) {
-		where(at, sizeof(at), cfgfile, tc->tc_line);
-		snprintf(err, errlen, "%stls listener without %s", at,
-		    cert == NULL ? "tls.certificate" : "tls.private_key");
-		return NULL;
-	}
-	if ((ts = calloc(1, sizeof(*ts))) == NULL ||
-	    (ts->ts_cert_path = strdup(cert)) == NULL ||
-	    (ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return NULL;
 	}
-	where(ts->ts_cert_where, sizeof(ts->ts_cert_where), cfgfile,
-	    tc->tc_certificate_line ? tc->tc_certificate_line : tc->tc_line);
-
+	cd->cd_ts = ts;
+	SSL_CTX_set_app_data(ctx, cd);
 	/* Protocol: TLS 1.2 or 1.3 as the floor, nothing older. */
-	where(at, sizeof(at), cfgfile, tc->tc_line);
 	if (SSL_CTX_set_min_proto_version(ctx, tc->tc_min_protocol) != 1) {
 		sslerr_text(why, sizeof(why), "unsupported version");
 		snprintf(err, errlen, "%stls.min_protocol: %s", at, why);
@@ -397,14 +329,12 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 	/*
 	 * The echo buffer (echo.c) offers the same pointer and at least the
 	 * same length when it retries a write, so partial writes suffice;
-	 * moving buffers are accepted anyway.  Idle connections give their
-	 * record buffers back.
+	 * moving buffers are accepted anyway.
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Fewer reads per record: one recv() can bring several records. */
 	SSL_CTX_set_read_ahead(ctx, 1);
-
 	if (tc->tc_ciphers && SSL_CTX_set_cipher_list(ctx,
 	    tc->tc_ciphers) != 1) {
 		sslerr_text(why, sizeof(why), "no cipher matched");
@@ -426,65 +356,57 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 		    tc->tc_groups, why);
 		goto fail;
 	}
+	/*
+	 * Sessions: no server-side cache (it would live in one child and
+	 * die with it); stateless tickets under the shared key ring.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_timeout(ctx, SESSION_LIFETIME_S);
+	if (tc->tc_session_tickets) {
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	} else {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	}
+	if (tc->tc_keylog_file != NULL)
+		SSL_CTX_set_keylog_callback(ctx, tls_keylog_cb);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
 
-	/* Certificate chain, then a key that must match its leaf. */
-	if (!readable(cert, why, sizeof(why))) {
-		snprintf(err, errlen, "%s%s: %s", ts->ts_cert_where, cert, why);
-		goto fail;
-	}
-	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		sslerr_text(why, sizeof(why), "unknown error");
-		snprintf(err, errlen, "%s%s: no usable PEM certificate (%s)",
-		    ts->ts_cert_where, cert, why);
-		goto fail;
-	}
-	where(at, sizeof(at), cfgfile, tc->tc_private_key_line ?
-	    tc->tc_private_key_line : tc->tc_line);
-	if ((pkey = load_key(key, why, sizeof(why))) == NULL) {
-		snprintf(err, errlen, "%s%s: %s", at, key, why);
-		goto fail;
-	}
-	leaf = SSL_CTX_get0_certificate(ctx);
-	if (leaf == NULL || X509_get0_pubkey(leaf) == NULL ||
-	    EVP_PKEY_eq(X509_get0_pubkey(leaf), pkey) != 1) {
-		ERR_clear_error();
-		snprintf(err, errlen, "%s%s: the private key does not match "
-		    "the certificate in %s", at, key, cert);
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		sslerr_text(why, sizeof(why), "unknown error");
-		snprintf(err, errlen, "%s%s: %s", at, key, why);
-		goto fail;
-	}
-	EVP_PKEY_free(pkey);
-	pkey = NULL;
+/* Client certificates: the CA list and the verify mode. */
+static int
+ctx_client_ca(SSL_CTX *ctx, const char *ca, int line, int verify,
+    const char *cfgfile, char *err, size_t errlen)
+{
+	STACK_OF(X509_NAME) *names;
+	char at[300], why[512];
+	FILE *f;
 
-	/* Client certificates. */
 	if (ca != NULL && *ca != '\0') {
-		where(at, sizeof(at), cfgfile, tc->tc_client_ca_line ?
-		    tc->tc_client_ca_line : tc->tc_line);
-		if (!readable(ca, why, sizeof(why))) {
-			snprintf(err, errlen, "%s%s: %s", at, ca, why);
-			goto fail;
+		tls_where(at, sizeof(at), cfgfile, line);
+		if ((f = fopen(ca, "r")) == NULL) {
+			snprintf(err, errlen, "%s%s: %s", at, ca,
+			    strerror(errno));
+			return -1;
 		}
+		fclose(f);
 		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
 			sslerr_text(why, sizeof(why), "unknown error");
 			snprintf(err, errlen, "%s%s: no usable PEM CA "
 			    "certificate (%s)", at, ca, why);
-			goto fail;
+			return -1;
 		}
 		if ((names = SSL_load_client_CA_file(ca)) == NULL) {
 			sslerr_text(why, sizeof(why), "no certificate found");
 			snprintf(err, errlen, "%s%s: %s", at, ca, why);
-			goto fail;
+			return -1;
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
 	}
-	switch (tc->tc_verify_client) {
+	switch (verify) {
 	case SECHO_VERIFY_REQUIRE:
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
@@ -496,33 +418,134 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		break;
 	}
+	return 0;
+}
 
-	/*
-	 * Sessions: no server-side cache (it would live in one child and
-	 * die with it); stateless tickets under the shared key ring.
-	 */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	set_sid_ctx(ctx, tc);
-	SSL_CTX_set_timeout(ctx, SESSION_LIFETIME_S);
-	if (tc->tc_session_tickets) {
-		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
-	} else {
-		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-		SSL_CTX_set_num_tickets(ctx, 0);
+/* The context of sni entry i of tc. */
+static int
+entry_new(struct tls_server *ts, const struct tls_config *tc, size_t i,
+    const char *cfgfile, char *err, size_t errlen)
+{
+	const struct tls_sni *sn = &tc->tc_sni[i];
+	struct tls_entry *e = &ts->ts_sni[i];
+	char at[300], what[64];
+	const char *ca;
+	int verify, caline;
+	size_t j;
+
+	tls_where(at, sizeof(at), cfgfile, sn->sn_line);
+	snprintf(what, sizeof(what), "tls.sni.[%zu]", i);
+	if ((e->te_names = calloc(sn->sn_nnames, sizeof(char *))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
+	for (j = 0; j < sn->sn_nnames; j++) {
+		if ((e->te_names[j] = strdup(sn->sn_names[j])) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		e->te_nnames++;
+	}
+	if ((e->te_ctx = ctx_common(ts, &e->te_data, tc, at, err,
+	    errlen)) == NULL)
+		return -1;
+	if (tls_certs_load(e->te_ctx, &e->te_data, &sn->sn_certificate,
+	    &sn->sn_private_key, &sn->sn_ocsp_response, cfgfile, what,
+	    sn->sn_line, &ts->ts_warn, err, errlen) == -1)
+		return -1;
+	/* What the entry does not set, it has from its group. */
+	ca = (sn->sn_given & SECHO_SNI_CLIENT_CA) ? sn->sn_client_ca :
+	    tc->tc_client_ca;
+	caline = (sn->sn_given & SECHO_SNI_CLIENT_CA) ? sn->sn_client_ca_line :
+	    tc->tc_client_ca_line;
+	verify = (sn->sn_given & SECHO_SNI_VERIFY) ? sn->sn_verify_client :
+	    tc->tc_verify_client;
+	if (ctx_client_ca(e->te_ctx, ca, caline ? caline : sn->sn_line,
+	    verify, cfgfile, err, errlen) == -1)
+		return -1;
+	set_sid_ctx(e->te_ctx, verify, ca, &sn->sn_certificate);
+	tls_sni_setup(e->te_ctx, ts, 0);
+	return 0;
+}
 
-	ts->ts_ctx = ctx;
-	warm_up(ctx, TLS1_3_VERSION);
-	warm_up(ctx, TLS1_2_VERSION);
+struct tls_server *
+tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
+    size_t errlen)
+{
+	struct tls_server *ts = NULL;
+	char at[300];
+	size_t i;
+
+	ERR_clear_error();
+	if (ring_init() == -1 || (ring->tr_count == 0 &&
+	    ring_rotate(clock_ms()) == -1)) {
+		snprintf(err, errlen, "cannot create session ticket keys");
+		return NULL;
+	}
+	tls_where(at, sizeof(at), cfgfile, tc->tc_line);
+	if (tc->tc_certificate.tf_count == 0 ||
+	    tc->tc_private_key.tf_count == 0) {
+		snprintf(err, errlen, "%stls listener without %s", at,
+		    tc->tc_certificate.tf_count == 0 ? "tls.certificate" :
+		    "tls.private_key");
+		return NULL;
+	}
+	if (tc->tc_certificate.tf_count != tc->tc_private_key.tf_count) {
+		snprintf(err, errlen, "%stls.private_key: %zu keys for %zu "
+		    "certificates", at, tc->tc_private_key.tf_count,
+		    tc->tc_certificate.tf_count);
+		return NULL;
+	}
+	if ((ts = calloc(1, sizeof(*ts))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ts->ts_keylog_fd = -1;
+	ts->ts_strict = tc->tc_sni_strict;
+	if (tc->tc_alpn_len > 0) {
+		if ((ts->ts_alpn = malloc(tc->tc_alpn_len)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		memcpy(ts->ts_alpn, tc->tc_alpn, tc->tc_alpn_len);
+		ts->ts_alpn_len = tc->tc_alpn_len;
+	}
+	if ((ts->ts_ctx = ctx_common(ts, &ts->ts_data, tc, at, err,
+	    errlen)) == NULL)
+		goto fail;
+	if (tls_certs_load(ts->ts_ctx, &ts->ts_data, &tc->tc_certificate,
+	    &tc->tc_private_key, &tc->tc_ocsp_response, cfgfile, "tls",
+	    tc->tc_line, &ts->ts_warn, err, errlen) == -1)
+		goto fail;
+	if (ctx_client_ca(ts->ts_ctx, tc->tc_client_ca,
+	    tc->tc_client_ca_line ? tc->tc_client_ca_line : tc->tc_line,
+	    tc->tc_verify_client, cfgfile, err, errlen) == -1)
+		goto fail;
+	set_sid_ctx(ts->ts_ctx, tc->tc_verify_client, tc->tc_client_ca,
+	    &tc->tc_certificate);
+	if (tc->tc_nsni > 0) {
+		if ((ts->ts_sni = calloc(tc->tc_nsni, sizeof(*ts->ts_sni))) ==
+		    NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		for (i = 0; i < tc->tc_nsni; i++) {
+			ts->ts_nsni++;
+			if (entry_new(ts, tc, i, cfgfile, err, errlen) == -1)
+				goto fail;
+		}
+	}
+	tls_sni_setup(ts->ts_ctx, ts, 1);
+
+	warm_up(ts->ts_ctx, TLS1_3_VERSION);
+	warm_up(ts->ts_ctx, TLS1_2_VERSION);
+	for (i = 0; i < ts->ts_nsni; i++)
+		warm_up(ts->ts_sni[i].te_ctx, TLS1_3_VERSION);
 	ERR_clear_error();
 	return ts;
 
 fail:
-	EVP_PKEY_free(pkey);
-	SSL_CTX_free(ctx);
-	if (ts != NULL)
-		free(ts->ts_cert_path);
-	free(ts);
+	tls_server_free(ts);
 	ERR_clear_error();
 	return NULL;
 }
@@ -530,53 +553,45 @@ fail:
 void
 tls_server_free(struct tls_server *ts)
 {
+	size_t i, j;
+
 	if (ts == NULL)
 		return;
-	SSL_CTX_free(ts->ts_ctx);
-	free(ts->ts_cert_path);
-	free(ts);
-}
-
-static void
-asn1_time_text(const ASN1_TIME *t, char *buf, size_t len)
-{
-	BIO *b;
-	int n;
-
-	buf[0] = '\0';
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	if (ASN1_TIME_print(b, t) == 1) {
-		n = BIO_read(b, buf, (int)len - 1);
-		buf[n > 0 ? n : 0] = '\0';
+	for (i = 0; i < ts->ts_nsni; i++) {
+		SSL_CTX_free(ts->ts_sni[i].te_ctx);
+		tls_certs_free(&ts->ts_sni[i].te_data);
+		for (j = 0; j < ts->ts_sni[i].te_nnames; j++)
+			free(ts->ts_sni[i].te_names[j]);
+		free(ts->ts_sni[i].te_names);
 	}
-	BIO_free(b);
-	ERR_clear_error();
+	free(ts->ts_sni);
+	SSL_CTX_free(ts->ts_ctx);
+	tls_certs_free(&ts->ts_data);
+	free(ts->ts_alpn);
+	free(ts->ts_warn.w_buf);
+	free(ts);
 }
 
 void
 tls_server_warnings(struct tls_server *ts, char *warn, size_t len)
 {
-	X509 *leaf;
-	char when[64];
+	size_t n;
 
 	if (len == 0)
 		return;
 	warn[0] = '\0';
-	if (ts == NULL || (leaf = SSL_CTX_get0_certificate(ts->ts_ctx)) == NULL)
+	if (ts == NULL || ts->ts_warn.w_buf == NULL)
 		return;
-	if (X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0) {
-		asn1_time_text(X509_get0_notBefore(leaf), when, sizeof(when));
-		snprintf(warn, len, "%s%s: the certificate is not yet valid "
-		    "(not before %s)", ts->ts_cert_where, ts->ts_cert_path,
-		    when);
-	} else if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
-		asn1_time_text(X509_get0_notAfter(leaf), when, sizeof(when));
-		snprintf(warn, len, "%s%s: the certificate has expired "
-		    "(not after %s)", ts->ts_cert_where, ts->ts_cert_path,
-		    when);
-	}
-	ERR_clear_error();
+	snprintf(warn, len, "%s", ts->ts_warn.w_buf);
+	n = strlen(warn);
+	if (n > 0 && warn[n - 1] == '\n')
+		warn[n - 1] = '\0';	/* one per line, none after the last */
+}
+
+void
+tls_server_set_keylog(struct tls_server *ts, int fd)
+{
+	ts->ts_keylog_fd = fd;
 }
 
 SSL_CTX *

@@ -166,6 +166,11 @@ handshake_error(SSL *ssl, int r, int sys_errno, char *err, size_t errlen)
 		break;
 	case SSL_ERROR_SSL:
 	default:
+		/* Refused by our callbacks: say why in words. */
+		if (tls_refusal(ssl) != NULL) {
+			snprintf(err, errlen, "%s", tls_refusal(ssl));
+			break;
+		}
 		sslerr_text(why, sizeof(why), "handshake failed");
 		vr = SSL_get_verify_result(ssl);
 		if (vr != X509_V_OK)
@@ -283,6 +288,33 @@ tls_conn_info(struct conn *c, const char **version, const char **cipher,
 }
 
 void
+tls_conn_names(struct conn *c, char *sni, size_t snilen, char *alpn,
+    size_t alpnlen)
+{
+	const unsigned char *p = NULL;
+	const char *name;
+	unsigned int n = 0;
+
+	if (snilen)
+		sni[0] = '\0';
+	if (alpnlen)
+		alpn[0] = '\0';
+	if (c->c_ctx == NULL)
+		return;
+	name = SSL_get_servername(c->c_ctx, TLSEXT_NAMETYPE_host_name);
+	if (name != NULL && snilen)
+		snprintf(sni, snilen, "%s", name);
+	SSL_get0_alpn_selected(c->c_ctx, &p, &n);
+	if (p != NULL && n > 0 && n < alpnlen) {
+		/* Bytes from the wire: log_kv() escapes what is odd. */
+		memcpy(alpn, p, n);
+		alpn[n] = '\0';
+		if (memchr(alpn, '\0', n) != NULL)
+			snprintf(alpn, alpnlen, "?");
+	}
+}
+
+void
 tls_conn_free(struct conn *c)
 {
 	SSL_free(c->c_ctx);
@@ -326,6 +358,8 @@ tls_echo_serve(void *arg, const struct conn_req *r, struct conn *c,
 	    &conn_waitmask));
 	tls_conn_info(c, &ti->ti_version, &ti->ti_cipher, ti->ti_subject,
 	    sizeof(ti->ti_subject));
+	tls_conn_names(c, ti->ti_sni, sizeof(ti->ti_sni), ti->ti_alpn,
+	    sizeof(ti->ti_alpn));
 	/* The names above are OpenSSL's static strings: they outlive this. */
 	tls_conn_free(c);
 	return reason;

@@ -56,8 +56,8 @@ load_err(const char *text)
 static void
 assert_tls_defaults(const struct tls_config *tc)
 {
-	assert_null(tc->tc_certificate);
-	assert_null(tc->tc_private_key);
+	assert_int_equal(tc->tc_certificate.tf_count, 0);
+	assert_int_equal(tc->tc_private_key.tf_count, 0);
 	assert_null(tc->tc_client_ca);
 	assert_int_equal(tc->tc_verify_client, SECHO_VERIFY_NONE);
 	assert_int_equal(tc->tc_min_protocol, 0x0303);
@@ -65,8 +65,8 @@ assert_tls_defaults(const struct tls_config *tc)
 	assert_string_equal(tc->tc_ciphersuites, SECHO_DEFAULT_CIPHERSUITES);
 	assert_string_equal(tc->tc_groups, SECHO_DEFAULT_GROUPS);
 	assert_int_equal(tc->tc_session_tickets, 1);
-	assert_int_equal(tc->tc_certificate_line, 0);
-	assert_int_equal(tc->tc_private_key_line, 0);
+	assert_int_equal(tc->tc_certificate.tf_line, 0);
+	assert_int_equal(tc->tc_private_key.tf_line, 0);
 	assert_int_equal(tc->tc_client_ca_line, 0);
 }
 
@@ -101,7 +101,7 @@ test_defaults(void **state)
 	assert_string_equal(lc->lc_address, "::");
 	assert_int_equal(lc->lc_port, 7);
 	assert_int_equal(lc->lc_has_tls, 0);
-	assert_null(lc->lc_tls.tc_certificate);
+	assert_int_equal(lc->lc_tls.tc_certificate.tf_count, 0);
 	assert_int_equal(lc->lc_allow.set, 0);
 	assert_int_equal(lc->lc_allow.count, 0);
 	assert_int_equal(lc->lc_deny.set, 0);
@@ -178,10 +178,10 @@ test_full(void **state)
 
 	tc = &cfg->tls;
 	assert_int_equal(tc->tc_line, 21);
-	assert_string_equal(tc->tc_certificate, "/c.pem");
-	assert_int_equal(tc->tc_certificate_line, 22);
-	assert_string_equal(tc->tc_private_key, "/k.pem");
-	assert_int_equal(tc->tc_private_key_line, 23);
+	assert_string_equal(tc->tc_certificate.tf_path[0], "/c.pem");
+	assert_int_equal(tc->tc_certificate.tf_line, 22);
+	assert_string_equal(tc->tc_private_key.tf_path[0], "/k.pem");
+	assert_int_equal(tc->tc_private_key.tf_line, 23);
 	assert_string_equal(tc->tc_client_ca, "/ca.pem");
 	assert_int_equal(tc->tc_client_ca_line, 24);
 	assert_int_equal(tc->tc_verify_client, SECHO_VERIFY_REQUIRE);
@@ -221,11 +221,11 @@ test_full(void **state)
 	assert_string_equal(lc->lc_address, "fe80::1%eth0");
 	assert_int_equal(lc->lc_has_tls, 1);
 	assert_int_equal(lc->lc_proxy_protocol, 1);
-	assert_string_equal(lc->lc_tls.tc_certificate, "/own.pem");
-	assert_int_equal(lc->lc_tls.tc_certificate_line, 41);
+	assert_string_equal(lc->lc_tls.tc_certificate.tf_path[0], "/own.pem");
+	assert_int_equal(lc->lc_tls.tc_certificate.tf_line, 41);
 	assert_int_equal(lc->lc_tls.tc_line, 41);
-	assert_string_equal(lc->lc_tls.tc_private_key, "/k.pem");
-	assert_int_equal(lc->lc_tls.tc_private_key_line, 23);
+	assert_string_equal(lc->lc_tls.tc_private_key.tf_path[0], "/k.pem");
+	assert_int_equal(lc->lc_tls.tc_private_key.tf_line, 23);
 	assert_int_equal(lc->lc_tls.tc_verify_client, SECHO_VERIFY_REQUIRE);
 	assert_int_equal(lc->lc_tls.tc_session_tickets, 0);
 	config_free(cfg);
@@ -258,11 +258,12 @@ test_tls_merge(void **state)
 	/* No own group: a copy of the global one. */
 	t = &cfg->listeners[0].lc_tls;
 	assert_int_equal(cfg->listeners[0].lc_has_tls, 0);
-	assert_string_equal(t->tc_certificate, "/c.pem");
-	assert_ptr_not_equal(t->tc_certificate, g->tc_certificate);
-	assert_int_equal(t->tc_certificate_line, 11);
-	assert_string_equal(t->tc_private_key, "/k.pem");
-	assert_int_equal(t->tc_private_key_line, 12);
+	assert_string_equal(t->tc_certificate.tf_path[0], "/c.pem");
+	assert_ptr_not_equal(t->tc_certificate.tf_path[0],
+	    g->tc_certificate.tf_path[0]);
+	assert_int_equal(t->tc_certificate.tf_line, 11);
+	assert_string_equal(t->tc_private_key.tf_path[0], "/k.pem");
+	assert_int_equal(t->tc_private_key.tf_line, 12);
 	assert_int_equal(t->tc_line, 10);
 	assert_string_equal(t->tc_ciphers, SECHO_DEFAULT_CIPHERS);
 	assert_ptr_not_equal(t->tc_ciphers, g->tc_ciphers);
@@ -271,10 +272,10 @@ test_tls_merge(void **state)
 	t = &cfg->listeners[1].lc_tls;
 	assert_int_equal(cfg->listeners[1].lc_has_tls, 1);
 	assert_int_equal(t->tc_line, 4);
-	assert_string_equal(t->tc_certificate, "/c.pem");
-	assert_int_equal(t->tc_certificate_line, 11);
-	assert_string_equal(t->tc_private_key, "/k2.pem");
-	assert_int_equal(t->tc_private_key_line, 4);
+	assert_string_equal(t->tc_certificate.tf_path[0], "/c.pem");
+	assert_int_equal(t->tc_certificate.tf_line, 11);
+	assert_string_equal(t->tc_private_key.tf_path[0], "/k2.pem");
+	assert_int_equal(t->tc_private_key.tf_line, 4);
 	assert_null(t->tc_groups);		/* "" = OpenSSL's default */
 	assert_int_equal(t->tc_min_protocol, 0x0304);
 	assert_int_equal(t->tc_session_tickets, 0);
@@ -284,8 +285,8 @@ test_tls_merge(void **state)
 	assert_string_equal(t->tc_ciphersuites, SECHO_DEFAULT_CIPHERSUITES);
 
 	t = &cfg->listeners[2].lc_tls;
-	assert_string_equal(t->tc_certificate, "/c3.pem");
-	assert_string_equal(t->tc_private_key, "/k.pem");
+	assert_string_equal(t->tc_certificate.tf_path[0], "/c3.pem");
+	assert_string_equal(t->tc_private_key.tf_path[0], "/k.pem");
 	assert_string_equal(t->tc_ciphers, "HIGH");
 	assert_string_equal(t->tc_groups, SECHO_DEFAULT_GROUPS);
 	assert_int_equal(t->tc_session_tickets, 1);
@@ -324,6 +325,73 @@ static const char *const good_texts[] = {
 	/* Fully qualified name with a trailing dot. */
 	"listeners = ( { proto = \"udp\"; address = \"echo.example.\"; port = 7; } );\n",
 };
+
+/* Issue 13: certificate lists, OCSP, ALPN, key log, sni entries. */
+static void
+test_tls_more(void **state)
+{
+	struct secho_config *cfg;
+	const struct tls_config *t, *o;
+	const struct tls_sni *sn;
+
+	(void)state;
+	cfg = load_ok(
+	    "tls = {\n"
+	    "  certificate = [ \"/ec.pem\", \"/rsa.pem\" ];\n"
+	    "  private_key = [ \"/ec.key\",\n"
+	    "                  \"/rsa.key\" ];\n"
+	    "  ocsp_response = [ \"/ec.der\", \"\" ];\n"
+	    "  alpn = [ \"h2\", \"http/1.1\" ];\n"
+	    "  keylog_file = \"/tmp/keys\";\n"
+	    "  sni_strict = true;\n"
+	    "  sni = ( { names = [ \"Echo.Example.ORG\", \"*.example.net\",\n"
+	    "                      \"xn--bcher-kva.example.\" ];\n"
+	    "            certificate = \"/e.pem\"; private_key = \"/e.key\";\n"
+	    "            client_ca = \"/ca.pem\"; verify_client = \"require\"; } );\n"
+	    "};\n"
+	    "listeners = (\n"
+	    "  { proto = \"tls\"; address = \"::\"; port = 1; },\n"
+	    "  { proto = \"tls\"; address = \"::\"; port = 2;\n"
+	    "    tls = { certificate = \"/own.pem\"; private_key = \"/own.key\"; } }\n"
+	    ");\n");
+	t = &cfg->listeners[0].lc_tls;
+	assert_int_equal(t->tc_certificate.tf_count, 2);
+	assert_true(t->tc_certificate.tf_list);
+	assert_string_equal(t->tc_certificate.tf_path[1], "/rsa.pem");
+	assert_int_equal(t->tc_private_key.tf_lines[1], 4);
+	assert_int_equal(t->tc_ocsp_response.tf_count, 2);
+	assert_string_equal(t->tc_ocsp_response.tf_path[0], "/ec.der");
+	assert_string_equal(t->tc_ocsp_response.tf_path[1], "");
+	assert_int_equal(t->tc_alpn_len, 3 + 9);
+	assert_memory_equal(t->tc_alpn, "\x02h2\x08http/1.1", 12);
+	assert_string_equal(t->tc_keylog_file, "/tmp/keys");
+	assert_int_equal(t->tc_keylog_line, 7);
+	assert_int_equal(t->tc_sni_strict, 1);
+	assert_int_equal(t->tc_nsni, 1);
+	sn = &t->tc_sni[0];
+	assert_int_equal(sn->sn_nnames, 3);
+	/* Lower case; A-labels as they are; no trailing dot. */
+	assert_string_equal(sn->sn_names[0], "echo.example.org");
+	assert_string_equal(sn->sn_names[1], "*.example.net");
+	assert_string_equal(sn->sn_names[2], "xn--bcher-kva.example");
+	assert_string_equal(sn->sn_certificate.tf_path[0], "/e.pem");
+	assert_true(sn->sn_given & SECHO_SNI_VERIFY);
+	assert_int_equal(sn->sn_verify_client, SECHO_VERIFY_REQUIRE);
+	assert_string_equal(sn->sn_client_ca, "/ca.pem");
+	assert_int_equal(sn->sn_line, 9);
+	/* Another certificate: the global OCSP responses do not follow it;
+	 * the rest (sni entries, alpn, key log) does, copied. */
+	o = &cfg->listeners[1].lc_tls;
+	assert_int_equal(o->tc_certificate.tf_count, 1);
+	assert_false(o->tc_certificate.tf_list);
+	assert_int_equal(o->tc_ocsp_response.tf_count, 0);
+	assert_int_equal(o->tc_nsni, 1);
+	assert_ptr_not_equal(o->tc_sni, t->tc_sni);
+	assert_string_equal(o->tc_sni[0].sn_names[1], "*.example.net");
+	assert_int_equal(o->tc_alpn_len, 12);
+	assert_string_equal(o->tc_keylog_file, "/tmp/keys");
+	config_free(cfg);
+}
 
 static void
 test_good(void **state)
@@ -385,7 +453,73 @@ static const struct bad bad_texts[] = {
 	  "t.cfg:3: unknown setting \"foo\"\n" },
 	{ "unknown setting in a group",
 	  "daemon = {\n  usr = \"secho\";\n};\n" LISTENERS,
-	  "t.cfg:2: unknown setting \"daemon.usr\"\n" },
+	  "t.cfg:2: unknown setting \"daemon.usr\"; did you mean \"user\"?\n" },
+	{ "unknown setting close to a known one",
+	  "limits = {\n  idle_timout = 5;\n};\n" LISTENERS,
+	  "t.cfg:2: unknown setting \"limits.idle_timout\"; did you mean "
+	  "\"idle_timeout\"?\n" },
+	{ "unknown top-level setting close to a known one",
+	  LISTENERS "\nlimit = { };\n",
+	  "t.cfg:3: unknown setting \"limit\"; did you mean \"limits\"?\n" },
+	{ "certificate and key lists of different lengths",
+	  "tls = {\n  certificate = [ \"/a.pem\", \"/b.pem\" ];\n"
+	  "  private_key = [ \"/a.key\" ];\n};\n" LISTENERS,
+	  "t.cfg:3: tls.private_key: 1 key for 2 certificates (one per "
+	  "certificate, in the same order)\n" },
+	{ "one OCSP response for two certificates",
+	  "tls = {\n  certificate = [ \"/a.pem\", \"/b.pem\" ];\n"
+	  "  private_key = [ \"/a.key\", \"/b.key\" ];\n"
+	  "  ocsp_response = \"/r.der\";\n};\n" LISTENERS,
+	  "t.cfg:4: tls.ocsp_response: one response for 2 certificates: give "
+	  "a list in the order of certificate (\"\" for none)\n" },
+	{ "an empty file in a certificate list",
+	  "tls = {\n  certificate = [ \"/a.pem\",\n    \"\" ];\n};\n"
+	  LISTENERS,
+	  "t.cfg:3: tls.certificate[1]: must not be empty\n" },
+	{ "too many certificates",
+	  "tls = {\n  certificate = [ \"1\", \"2\", \"3\", \"4\", \"5\", "
+	  "\"6\", \"7\", \"8\", \"9\" ];\n};\n" LISTENERS,
+	  "t.cfg:2: tls.certificate: a list of 1 to 8 files (one per key "
+	  "type)\n" },
+	{ "an empty ALPN protocol name",
+	  "tls = {\n  alpn = [ \"h2\", \"\" ];\n};\n" LISTENERS,
+	  "t.cfg:2: tls.alpn: a protocol name has 1 to 255 bytes\n" },
+	{ "sni: a name that is not ASCII",
+	  "tls = {\n  sni = ( { names = [ \"\xc3\xa9" "cho.example\" ]; "
+	  "certificate = \"/c\"; private_key = \"/k\"; } );\n};\n"
+	  LISTENERS,
+	  "t.cfg:2: tls.sni.[0].names: \"\\xc3\\xa9" "cho.example\" is not "
+	  "ASCII: write its IDNA A-label (\"xn--...\")\n" },
+	{ "sni: a wildcard inside a name",
+	  "tls = {\n  sni = ( { names = [ \"a.*.example\" ]; "
+	  "certificate = \"/c\"; private_key = \"/k\"; } );\n};\n"
+	  LISTENERS,
+	  "t.cfg:2: tls.sni.[0].names: \"a.*.example\" has a wildcard "
+	  "elsewhere than as the whole first label (\"*.example.org\")\n" },
+	{ "sni: a name listed twice",
+	  "tls = {\n  sni = (\n"
+	  "    { names = [ \"a.example\" ]; certificate = \"/c\"; "
+	  "private_key = \"/k\"; },\n"
+	  "    { names = [ \"A.example\" ]; certificate = \"/c\"; "
+	  "private_key = \"/k\"; } );\n};\n" LISTENERS,
+	  "t.cfg:4: tls.sni.[1].names: \"a.example\" is listed twice (first "
+	  "in the entry at line 3)\n" },
+	{ "sni: an entry without a key",
+	  "tls = {\n  sni = ( { names = [ \"a.example\" ]; "
+	  "certificate = \"/c\"; } );\n};\n" LISTENERS,
+	  "t.cfg:2: tls.sni.[0]: missing setting \"private_key\"\n" },
+	{ "sni: verify_client without any client_ca",
+	  "tls = {\n  sni = ( { names = [ \"a.example\" ]; "
+	  "certificate = \"/c\"; private_key = \"/k\";\n"
+	  "    verify_client = \"require\"; } );\n};\n" LISTENERS,
+	  "t.cfg:2: tls.sni.[0].verify_client: \"require\" needs a "
+	  "client_ca\n" },
+	{ "sni: an unknown setting in an entry",
+	  "tls = {\n  sni = ( { names = [ \"a.example\" ]; "
+	  "certificate = \"/c\"; private_key = \"/k\";\n"
+	  "    ocsp_responce = \"\"; } );\n};\n" LISTENERS,
+	  "t.cfg:3: unknown setting \"tls.sni.[0].ocsp_responce\"; did you "
+	  "mean \"ocsp_response\"?\n" },
 	{ "unknown setting in a listener",
 	  "listeners = (\n  { proto = \"tcp\"; address = \"::\"; port = 7;\n"
 	  "    backlog = 5; }\n);\n",
@@ -576,7 +710,7 @@ static const struct bad bad_texts[] = {
 	{ "broken global tls group: no cascade into listeners",
 	  "tls = {\n  certificate = 1;\n  private_key = \"k\";\n};\n"
 	  "listeners = (\n  { proto = \"tls\"; address = \"::\"; port = 7; }\n);\n",
-	  "t.cfg:2: tls.certificate: expected a string\n" },
+	  "t.cfg:2: tls.certificate: expected a string or a list of strings\n" },
 	{ "many errors, all reported",
 	  "daemon = {\n"					/* 1 */
 	  "  usr = \"secho\";\n"
@@ -594,7 +728,7 @@ static const struct bad bad_texts[] = {
 	  "    proxy_protocol = true; }\n"
 	  ");\n"						/* 15 */
 	  "bogus = true;\n",
-	  "t.cfg:2: unknown setting \"daemon.usr\"\n"
+	  "t.cfg:2: unknown setting \"daemon.usr\"; did you mean \"user\"?\n"
 	  "t.cfg:3: daemon.shutdown_timeout: 99999 is out of range (0..3600)\n"
 	  "t.cfg:6: log.level: \"loud\" is not one of err, warning, notice, "
 	  "info, debug\n"
@@ -667,8 +801,10 @@ test_packaged(void **state)
 	assert_int_equal(cfg->handshake_timeout,
 	    SECHO_DEFAULT_HANDSHAKE_TIMEOUT);
 	assert_int_equal(cfg->udp_rate_per_host, SECHO_DEFAULT_UDP_RATE);
-	assert_string_equal(cfg->tls.tc_certificate, "/etc/secho/tls/cert.pem");
-	assert_string_equal(cfg->tls.tc_private_key, "/etc/secho/tls/key.pem");
+	assert_string_equal(cfg->tls.tc_certificate.tf_path[0],
+	    "/etc/secho/tls/cert.pem");
+	assert_string_equal(cfg->tls.tc_private_key.tf_path[0],
+	    "/etc/secho/tls/key.pem");
 	assert_null(cfg->tls.tc_client_ca);
 	assert_int_equal(cfg->tls.tc_verify_client, SECHO_VERIFY_NONE);
 	assert_int_equal(cfg->tls.tc_min_protocol, 0x0303);
@@ -686,7 +822,7 @@ test_packaged(void **state)
 	assert_int_equal(cfg->listeners[0].lc_port, 7);
 	assert_int_equal(cfg->listeners[1].lc_port, 7);
 	assert_int_equal(cfg->listeners[2].lc_port, 7443);
-	assert_string_equal(cfg->listeners[2].lc_tls.tc_certificate,
+	assert_string_equal(cfg->listeners[2].lc_tls.tc_certificate.tf_path[0],
 	    "/etc/secho/tls/cert.pem");
 	config_free(cfg);
 
@@ -707,10 +843,16 @@ test_packaged(void **state)
 		assert_int_equal(lc->lc_port,
 		    lc->lc_proto == SECHO_PROTO_TLS ? 7443 : 7007);
 		if (lc->lc_proto == SECHO_PROTO_TLS) {
-			assert_string_equal(lc->lc_tls.tc_certificate,
+			/* Both key types (issue 13). */
+			assert_int_equal(lc->lc_tls.tc_certificate.tf_count, 2);
+			assert_string_equal(lc->lc_tls.tc_certificate.tf_path[0],
 			    "certs/server.pem");
-			assert_string_equal(lc->lc_tls.tc_private_key,
+			assert_string_equal(lc->lc_tls.tc_private_key.tf_path[0],
 			    "certs/server.key");
+			assert_string_equal(lc->lc_tls.tc_certificate.tf_path[1],
+			    "certs/server-rsa.pem");
+			assert_string_equal(lc->lc_tls.tc_private_key.tf_path[1],
+			    "certs/server-rsa.key");
 		}
 	}
 	config_free(cfg);
@@ -836,6 +978,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_tls_merge),
+		cmocka_unit_test(test_tls_more),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_empty_strings),
 		cmocka_unit_test(test_bad),

@@ -7,7 +7,8 @@
 #   sh tests/test_manpage.sh [src/config.c] [doc/secho.cfg.5] [doc/secho.8]
 #       [src/ping_args.c] [doc/secho-ping.1]
 #
-# The settings come from the tables of src/config.c: each
+# The settings come from the tables of src/config.c and of the files that
+# parse some groups for it (src/config_*.c: the tls group, sni entries): each
 # "static const struct field GROUP_fields[] = { ... };" lists its settings
 # as F...("name", ...) entries, and parse_root() names the top-level groups
 # with strcmp(name, "GROUP") or config_setting_get_member(root, "GROUP").
@@ -29,6 +30,9 @@ for f in "$src" "$cfgman" "$man8" "$pingsrc" "$man1"; do
 	[ -r "$f" ] || { echo "test_manpage: cannot read $f" >&2; exit 2; }
 done
 
+# The loader and its helper files (config_tls.c, config_sni.c, ...).
+srcs="$src $(ls "$(dirname "$src")"/config_*.c 2>/dev/null)"
+
 # "group name" for every entry of every *_fields table.
 settings=$(awk '
 	/^static const struct field [a-z_]+_fields\[\] = \{/ {
@@ -43,7 +47,7 @@ settings=$(awk '
 			print t, e
 			line = substr(line, RSTART + RLENGTH)
 		}
-	}' "$src")
+	}' $srcs)
 
 # Top-level groups that parse_root() accepts.
 groups=$(awk '
@@ -71,9 +75,9 @@ documented=$(awk '
 nset=$(printf '%s\n' "$settings" | grep -c . || true)
 ntab=$(printf '%s\n' "$settings" | awk 'NF { print $1 }' | sort -u | grep -c . || true)
 if [ "$nset" -ge 20 ] && [ "$ntab" -ge 5 ]; then
-	ok "found $nset settings in $ntab tables of $src"
+	ok "found $nset settings in $ntab tables of $srcs"
 else
-	notok "found only $nset settings in $ntab tables of $src (has its layout changed?)"
+	notok "found only $nset settings in $ntab tables of $srcs (has its layout changed?)"
 fi
 
 sections=$(printf '%s\n' "$documented" | awk 'NF { print $1 }' | sort -u)

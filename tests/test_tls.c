@@ -91,6 +91,8 @@ now_ms(void)
 struct tcfg {
 	struct tls_config tc;
 	char	cert[1024], key[1024], ca[1024];
+	char	*certp[1], *keyp[1];
+	int	 certl[1], keyl[1];
 	char	ciphers[512], suites[512], groups[128];
 };
 
@@ -104,8 +106,18 @@ tcfg_init(struct tcfg *t)
 	snprintf(t->suites, sizeof(t->suites), "%s",
 	    SECHO_DEFAULT_CIPHERSUITES);
 	snprintf(t->groups, sizeof(t->groups), "%s", SECHO_DEFAULT_GROUPS);
-	t->tc.tc_certificate = t->cert;
-	t->tc.tc_private_key = t->key;
+	t->certp[0] = t->cert;
+	t->keyp[0] = t->key;
+	t->certl[0] = 11;
+	t->keyl[0] = 12;
+	t->tc.tc_certificate.tf_path = t->certp;
+	t->tc.tc_certificate.tf_lines = t->certl;
+	t->tc.tc_certificate.tf_count = 1;
+	t->tc.tc_certificate.tf_line = 11;
+	t->tc.tc_private_key.tf_path = t->keyp;
+	t->tc.tc_private_key.tf_lines = t->keyl;
+	t->tc.tc_private_key.tf_count = 1;
+	t->tc.tc_private_key.tf_line = 12;
 	t->tc.tc_client_ca = NULL;
 	t->tc.tc_verify_client = SECHO_VERIFY_NONE;
 	t->tc.tc_min_protocol = TLS1_2_VERSION;
@@ -114,8 +126,6 @@ tcfg_init(struct tcfg *t)
 	t->tc.tc_groups = t->groups;
 	t->tc.tc_session_tickets = 1;
 	t->tc.tc_line = 10;
-	t->tc.tc_certificate_line = 11;
-	t->tc.tc_private_key_line = 12;
 	t->tc.tc_client_ca_line = 13;
 }
 
@@ -654,7 +664,7 @@ test_missing_files(void **state)
 
 	/* No line known: the file name alone. */
 	tcfg_init(&t);
-	t.tc.tc_certificate_line = t.tc.tc_line = 0;
+	t.tc.tc_certificate.tf_line = t.certl[0] = t.tc.tc_line = 0;
 	snprintf(t.cert, sizeof(t.cert), "%s", tpath("nope.pem"));
 	server_fails(&t, "test.cfg: ", tpath("nope.pem"), NULL);
 }
@@ -1267,6 +1277,16 @@ resume_version(int version, int tickets, int expect_reused)
 	run_conn(ts, cctx, 1000, sess, &sess2, &cr2);
 	assert_true(cr2.echoed && cr2.close_answered);
 	assert_int_equal(cr2.reused, expect_reused);
+	if (expect_reused) {
+		/* A resumed handshake brings a fresh ticket (issue 13). */
+		const unsigned char *tk1, *tk2;
+		size_t tl1, tl2;
+
+		SSL_SESSION_get0_ticket(sess, &tk1, &tl1);
+		SSL_SESSION_get0_ticket(sess2, &tk2, &tl2);
+		assert_true(tl1 > 0 && tl2 > 0);
+		assert_false(tl1 == tl2 && memcmp(tk1, tk2, tl1) == 0);
+	}
 	SSL_SESSION_free(sess);
 	SSL_SESSION_free(sess2);
 	SSL_CTX_free(cctx);

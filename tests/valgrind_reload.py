@@ -153,7 +153,18 @@ def write_config(path, ports, cert, key, with_tls):
     text = 'log = { level = "info"; };\n'
     if with_tls:
         listeners.append('{ proto = "tls"; address = "127.0.0.1"; port = %d; }' % ports["tls"])
-        text += 'tls = { certificate = "%s"; private_key = "%s"; };\n' % (cert, key)
+        rsa = cert.replace("server.pem", "server-rsa.pem")
+        if os.path.isfile(rsa):
+            # Issue 13's settings too, so that every reload builds and
+            # frees them: two certificates, an sni entry, ALPN, a key log.
+            rkey = key.replace("server.key", "server-rsa.key")
+            text += ('tls = { certificate = [ "%s", "%s" ]; private_key = [ "%s", "%s" ];\n'
+                     '  alpn = [ "h2", "http/1.1" ]; keylog_file = "%s";\n'
+                     '  sni = ( { names = [ "echo.example.org", "*.example.net" ];\n'
+                     '            certificate = "%s"; private_key = "%s"; } ); };\n'
+                     % (cert, rsa, key, rkey, path + ".keys", rsa, rkey))
+        else:
+            text += 'tls = { certificate = "%s"; private_key = "%s"; };\n' % (cert, key)
     text += "listeners = (\n  " + ",\n  ".join(listeners) + "\n);\n"
     with open(path, "w") as f:
         f.write(text)

@@ -31,7 +31,7 @@ close_from(int lowfd)
 	close_span((unsigned)lowfd, ~0U);
 }
 
-#define CLOSE_KEEP_MAX	8
+#define CLOSE_KEEP_MAX	32
 
 /*
  * Close every descriptor >= lowfd but the n in keep (-1 entries: none);

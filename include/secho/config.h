@@ -61,16 +61,54 @@ struct cidr_list {
 };
 
 /*
+ * A file setting that is a string or a list of strings: certificate,
+ * private_key, ocsp_response (where "" stands for none).  tf_count 0:
+ * unset.
+ */
+struct tls_files {
+	char	**tf_path;	/* tf_count paths */
+	int	 *tf_lines;	/* the line of each */
+	size_t	  tf_count;
+	int	  tf_line;	/* line of the setting, 0 if absent */
+	int	  tf_list;	/* written as a list: messages name the index */
+};
+
+/* At most this many certificates per set: one per key type. */
+#define SECHO_TLS_MAX_CERTS	8
+
+/*
+ * An sni entry: certificates for the names a client may ask for.
+ * client_ca and verify_client, when the entry does not set them, are
+ * those of the tls group around it (sn_given says which it set).
+ */
+struct tls_sni {
+	char		**sn_names;	/* lower case; "*.example.org" */
+	size_t		  sn_nnames;
+	struct tls_files  sn_certificate;
+	struct tls_files  sn_private_key;
+	struct tls_files  sn_ocsp_response;
+	char		 *sn_client_ca;
+	int		  sn_client_ca_line;
+	int		  sn_verify_client;
+	unsigned	  sn_given;	/* SECHO_SNI_* */
+	int		  sn_line;	/* line of the entry */
+};
+#define SECHO_SNI_CLIENT_CA	(1u << 4)
+#define SECHO_SNI_VERIFY	(1u << 5)
+
+/*
  * TLS settings.  Strings are owned (NULL = unset / empty; for ciphers,
  * ciphersuites and groups NULL means OpenSSL's built-in default).  In the
  * global group every field has its default; a listener's own tls group
  * overrides only the fields it gives, config_load() merges the rest from
  * the global group (strings copied, *_line fields follow the value), so
- * after loading every tls listener's lc_tls is complete.
+ * after loading every tls listener's lc_tls is complete.  An inherited
+ * ocsp_response goes with an inherited certificate only.
  */
 struct tls_config {
-	char	*tc_certificate;
-	char	*tc_private_key;
+	struct tls_files tc_certificate;
+	struct tls_files tc_private_key;
+	struct tls_files tc_ocsp_response;
 	char	*tc_client_ca;
 	int	 tc_verify_client;	/* SECHO_VERIFY_* */
 	int	 tc_min_protocol;	/* TLS1_2_VERSION or TLS1_3_VERSION numbers: 0x0303, 0x0304 */
@@ -78,9 +116,14 @@ struct tls_config {
 	char	*tc_ciphersuites;
 	char	*tc_groups;
 	int	 tc_session_tickets;
+	unsigned char *tc_alpn;		/* ALPN wire format; NULL: none */
+	size_t	 tc_alpn_len;
+	char	*tc_keylog_file;	/* NULL: none */
+	int	 tc_keylog_line;
+	struct tls_sni *tc_sni;
+	size_t	 tc_nsni;
+	int	 tc_sni_strict;
 	int	 tc_line;		/* line of the group (0 = defaults) */
-	int	 tc_certificate_line;	/* line of the certificate setting, 0 if absent */
-	int	 tc_private_key_line;
 	int	 tc_client_ca_line;
 };
 

@@ -36,6 +36,8 @@ struct conn_tls_info {
 	const char	*ti_version;
 	const char	*ti_cipher;
 	char		 ti_subject[512];	/* client certificate, or "" */
+	char		 ti_sni[256];	/* the name the client asked for, or "" */
+	char		 ti_alpn[256];	/* the protocol negotiated, or "" */
 };
 
 struct conn_proto {

@@ -16,6 +16,7 @@
 #include "secho/config.h"
 #include "secho/conn.h"
 #include "secho/listen.h"
+#include "secho/tls.h"
 
 struct master_opts {
 	const char	*mo_config;	/* path */
@@ -45,6 +46,7 @@ struct generation {
 	unsigned		 g_serial;	/* 1 at start, +1 per reload */
 	struct secho_config	*g_cfg;
 	struct tls_server	**g_tls;	/* indexed like g_cfg->listeners */
+	struct tls_keylogs	 g_keylogs;	/* their key log files */
 	struct privs		 g_privs;
 };
 
@@ -181,6 +183,7 @@ uint64_t workers_udp_total(const struct master *m);
 void	 reload(struct master *m);
 void	 generation_free(struct generation *g);
 int	 generation_tls_build(struct generation *g, char *err, size_t errlen);
+void	 generation_log_keylogs(const struct generation *g);
 
 /* shutdown.c */
 void	 shutdown_begin(struct master *m);

@@ -44,6 +44,13 @@ int	tls_accept(SSL_CTX *ctx, int fd, struct conn *c, long long deadline,
 void	tls_conn_info(struct conn *c, const char **version,
 	    const char **cipher, char *subject, size_t sublen);
 
+/*
+ * After the handshake: the server name the client sent and the ALPN
+ * protocol negotiated ("" when none), NUL-terminated, cut to fit.
+ */
+void	tls_conn_names(struct conn *c, char *sni, size_t snilen, char *alpn,
+	    size_t alpnlen);
+
 /* Free the SSL of a conn (does not close the fd). */
 void	tls_conn_free(struct conn *c);
 

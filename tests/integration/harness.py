@@ -40,7 +40,7 @@ IO_TIMEOUT = 20
 EVENT_WORDS = (
     "listening", "connect", "close", "refused", "udp", "udp-drop", "reload",
     "stats", "shutdown", "tls-error", "error", "warning", "notice",
-    "not-served", "engine",
+    "not-served", "engine", "keylog",
 )
 
 # Exit codes (sysexits).

@@ -412,6 +412,43 @@ class Resumption(TlsBase):
     def test_no_resumption_without_tickets_tls13(self):
         self.check(ssl.TLSVersion.TLSv1_3, False)
 
+    def test_tls13_single_use_ticket_chain(self):
+        """Each ticket used once (RFC 8446 C.4): every resumed TLS 1.3
+        handshake brings a fresh ticket, so a chain of 5 connections, each
+        served by a different process, resumes every time (issue 13)."""
+        d = self.start()
+        c = self.ctx(maxv=ssl.TLSVersion.TLSv1_3, minv=ssl.TLSVersion.TLSv1_3)
+        sess, reused, pid = self.one(d, c)
+        self.assertFalse(reused)
+        pids, used = {pid}, {sess.id}
+        for i in range(5):
+            nxt, reused, pid = self.one(d, c, sess)
+            self.assertTrue(reused, "connection %d of the chain not resumed" % (i + 1))
+            # OpenSSL names a TLS 1.3 session by the hash of its ticket.
+            self.assertNotIn(nxt.id, used, "connection %d got no new ticket" % (i + 1))
+            used.add(nxt.id)
+            pids.add(pid)
+            sess = nxt
+        self.assertEqual(len(pids), 6, "one process per connection")
+
+    def test_s_client_resumed_gets_new_ticket(self):
+        """s_client -sess_in -msg: one NewSessionTicket on resumption."""
+        self.start()
+        sess = self.tmp.file("chain.sess")
+        p, out = self.s_client(["-ign_eof", "-sess_out", sess])
+        p.stdin.write(b"first\n")
+        p.stdin.flush()
+        self.assertIsNotNone(out.wait_for("^first$", 20, stream="stdout"), out.text())
+        h.wait_until(lambda: os.path.exists(sess) and os.path.getsize(sess) > 0, 10)
+        h.stop_popen(p)
+        p, out = self.s_client(["-ign_eof", "-msg", "-sess_in", sess])
+        p.stdin.write(b"second\n")
+        p.stdin.flush()
+        self.assertIsNotNone(out.wait_for("^second$", 20, stream="stdout"), out.text())
+        self.assertIn("Reused, TLSv1.3", out.text())
+        self.assertGreaterEqual(out.text().count("NewSessionTicket"), 1, out.text())
+        h.stop_popen(p)
+
     def test_s_client_sess_in(self):
         """openssl s_client agrees: -sess_out, then -sess_in is Reused."""
         self.start()
