@@ -24,7 +24,7 @@
 #include "secho/addr.h"
 #include "secho/config.h"
 
-#include "config_int.h"
+#include "secho/config_int.h"
 
 /* Identity of a listener for the duplicate check. */
 struct lkey {
@@ -540,7 +540,7 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 	}
 	if (lc->lc_proxy_protocol &&
 	    lc->lc_allow.count + lc->lc_deny.count > SECHO_PROXY_CIDRS_MAX) {
-		cerr(c, s, "%s: with proxy_protocol, allow and deny hold %zu "
+		cfg_err(c, s, "%s: with proxy_protocol, allow and deny hold %zu "
 		    "entries; at most %d", path, lc->lc_allow.count +
 		    lc->lc_deny.count, SECHO_PROXY_CIDRS_MAX);
 		errors++;

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "config_int.h"
+#include "secho/config_int.h"
 
 #define NAME_MAX_LEN	64
 

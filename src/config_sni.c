@@ -9,7 +9,7 @@
 
 #include "secho/config.h"
 
-#include "config_int.h"
+#include "secho/config_int.h"
 
 static const struct enumval verifies[] = {
 	{ "none", SECHO_VERIFY_NONE }, { "optional", SECHO_VERIFY_OPTIONAL },

@@ -11,7 +11,7 @@
 
 #include "secho/config.h"
 
-#include "config_int.h"
+#include "secho/config_int.h"
 
 #define TLS_V12		0x0303
 #define TLS_V13		0x0304
