@@ -58,28 +58,6 @@ static const char usage_text[] =
     "  --cert-days WARN[,CRIT]  monitoring mode: certificate expiry\n"
     "  -h, --help    this text;  -V, --version  the version\n";
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	ping_stop = 1;
-}
-
-/* SIGINT/SIGTERM end the run with the statistics; no SA_RESTART. */
-static void
-signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
 /*
  * The run could not start or go on: the reason on standard error (and
  * the monitoring line).  Returns the status.
@@ -271,7 +249,16 @@ main(int argc, char **argv)
 		ping_report_monitor_error(stdout, PING_STATE_UNKNOWN, NULL, NULL, err);
 		return PING_STATE_UNKNOWN;
 	}
-	signals();
+	/* SIGINT/SIGTERM end the run with the statistics (ping_conn.h). */
+	if (ping_conn_signals() == -1) {
+		snprintf(err, sizeof(err), "cannot set up signals: %s",
+		    strerror(errno));
+		fprintf(stderr, "secho-ping: %s\n", err);
+		if (!o.po_monitor)
+			return PING_EXIT_CANNOT;
+		ping_report_monitor_error(stdout, PING_STATE_UNKNOWN, NULL, NULL, err);
+		return PING_STATE_UNKNOWN;
+	}
 	if (o.po_insecure)
 		fprintf(stderr, "secho-ping: warning: --insecure: the server's "
 		    "certificate and name are not verified\n");

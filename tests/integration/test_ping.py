@@ -1017,3 +1017,36 @@ class PingReview(SechoServer):
         return {"LD_PRELOAD": so,
                 "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
 
+    # -- 1. a connection the server closed while idle costs no probe
+
+    def test_sigint_before_the_sleep(self):
+        self.start_secho()
+        r = self.ping("-c", 3, "-i", 5, "127.0.0.1", self.p, env=self.shim() | {"SECHO_PING_SHIM": "int-sleep"})
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertEqual(r.stats()[:4], (1, 1, 0, 0), str(r))
+        self.assertLess(r.elapsed, 3, str(r))
+
+    def test_sigint_before_the_echo_wait(self):
+        s = self.serve(lambda c, srv: [None for _ in iter(lambda: recv_some(c, srv), b"")])
+        r = self.ping("-c", 1, "-W", 5, "127.0.0.1", s.port,
+                      env=self.shim() | {"SECHO_PING_SHIM": "int-wait"})
+        self.assertEqual(r.stats()[:4], (0, 0, 0, 0), str(r))   # the interrupted probe is not counted
+        self.assertLess(r.elapsed, 3, str(r))
+
+    # -- 7. a probe lost on a silent connection: the next one gets a new one
+
+    def test_sigint_while_stdout_blocks(self):
+        self.start_secho()
+        p = subprocess.Popen([ping_bin(), "-i", "0", "127.0.0.1", str(self.p)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.addCleanup(h.stop_popen, p)
+        time.sleep(0.5)             # the pipe is full long before: secho-ping blocks in write
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        out, err = p.communicate(timeout=30)
+        r = Run(p.returncode, out.decode(), err.decode(), 0, out)
+        self.assertEqual(r.rc, 0, str(r)[-2000:])
+        seqs = [int(m.group(3)) for m in r.probes()]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)), r.out[-2000:])
+        self.assertEqual(r.stats()[0], len(seqs), r.out[-2000:])
+
