@@ -157,7 +157,7 @@ run(struct ping_run *r, const struct ping_opts *o, double conn_us,
 		memset(&line, 0, sizeof(line));
 		line.pl_connect_us = line.pl_handshake_us = -1;
 		line.pl_resumed = -1;
-		if (seq > 1 && (o->po_new_conn || r->r_fd == -1)) {
+		if (seq > 1 && (o->po_new_conn || !ping_probe_reusable(r))) {
 			rc = ping_probe_connect(r, t + r->r_wait_ns, &conn_us, &hs_us,
 			    err, sizeof(err));
 			if (rc == -2)

@@ -169,6 +169,37 @@ io_read(struct ping_run *r, void *b, size_t n, short *want, char *err,
 	return PTLS_ERROR;
 }
 
+/*
+ * Nothing outstanding on the connection: is it still open and quiet?  A
+ * server closes a connection left idle (secho's idle_timeout), a
+ * firewall resets it: then 0, so that the next probe gets a new
+ * connection instead of being lost to the old one.  Bytes that nobody
+ * asked for also give 0: they would shift every echo after them.
+ */
+static int
+still_open(struct ping_run *r)
+{
+	ssize_t k;
+
+	if (r->r_ssl != NULL)
+		return ptls_peek(r->r_ssl) == PTLS_AGAIN;
+	k = recv(r->r_fd, r->r_rx, 1, MSG_PEEK | MSG_DONTWAIT);
+	return k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+int
+ping_probe_reusable(struct ping_run *r)
+{
+	if (r->r_fd == -1)
+		return 0;
+	if (r->r_ai->ai_socktype == SOCK_DGRAM)
+		return 1;
+	if (r->r_tx != r->r_rxoff || still_open(r))
+		return 1;
+	ping_probe_disconnect(r);
+	return 0;
+}
+
 static const char *
 wait_text(const struct ping_run *r, char *buf, size_t len)
 {

@@ -333,6 +333,20 @@ ptls_write(SSL *ssl, const void *buf, size_t len, short *want, char *err,
 	return io_result(ssl, SSL_get_error(ssl, 0), want, err, errlen);
 }
 
+int
+ptls_peek(SSL *ssl)
+{
+	unsigned char c;
+	size_t n;
+	short want;
+	char err[256];
+
+	errno = 0;
+	if (SSL_peek_ex(ssl, &c, 1, &n) == 1)
+		return (int)n;
+	return io_result(ssl, SSL_get_error(ssl, 0), &want, err, sizeof(err));
+}
+
 void
 ptls_close(SSL **ssl)
 {

@@ -70,6 +70,14 @@ int	 ping_probe_connect(struct ping_run *r, long long deadline, double *conn_us,
 void	 ping_probe_disconnect(struct ping_run *r);
 
 /*
+ * Before the next probe: can the open connection carry it?  0 when
+ * there is none, or when (TCP, TLS) the server closed or reset it in the
+ * meantime, or sent bytes nobody asked for; it is then closed, and the
+ * caller connects again without counting a probe.  1 otherwise.
+ */
+int	 ping_probe_reusable(struct ping_run *r);
+
+/*
  * Send probe seq on the open connection and wait until its echo is
  * complete or deadline; fills the probe line (outcome, rtt, bytes, the
  * first differing byte) and *end.  The connection is closed when it

@@ -1019,6 +1019,36 @@ class PingReview(SechoServer):
 
     # -- 1. a connection the server closed while idle costs no probe
 
+    def test_idle_closed_connection_costs_no_probe(self):
+        def handler(c, srv):         # closes after 0.3 s without data
+            c.settimeout(0.3)
+            while True:
+                try:
+                    b = c.recv(65536)
+                except (socket.timeout, OSError):
+                    c.close()
+                    return
+                if not b:
+                    return
+                c.sendall(b)
+        s = self.serve(handler)
+        r = self.ping("-c", 3, "-i", 0.6, "127.0.0.1", s.port)
+        self.assert_all_echoed(r, 3)
+        self.assertEqual(len(s.conns), 3, str(r))
+
+    def test_secho_idle_timeout_costs_no_probe(self):
+        self.start_secho(limits={"idle_timeout": 1})
+        r = self.ping("-c", 3, "-i", 1.5, "127.0.0.1", self.p)
+        self.assert_all_echoed(r, 3)
+        self.assertEqual(len(self.d.events("connect", proto="tcp")), 3)
+        # TLS, in monitoring mode: OK, not WARNING
+        r = self.ping("-S", "--ca", self.ca, "--warning", "1000,20%", "-c", 3, "-i", 1.5,
+                      "localhost", self.ptls)
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertRegex(r.out, r"^SECHO-PING OK - 127\.0\.0\.1:%d tls: rtt [\d.]+ ms, loss 0%%" % self.ptls)
+
+    # -- 2. UDP: a stale datagram is not the current probe's echo
+
     def test_sigint_before_the_sleep(self):
         self.start_secho()
         r = self.ping("-c", 3, "-i", 5, "127.0.0.1", self.p, env=self.shim() | {"SECHO_PING_SHIM": "int-sleep"})
