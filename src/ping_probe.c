@@ -169,37 +169,6 @@ io_read(struct ping_run *r, void *b, size_t n, short *want, char *err,
 	return PTLS_ERROR;
 }
 
-/*
- * Nothing outstanding on the connection: is it still open and quiet?  A
- * server closes a connection left idle (secho's idle_timeout), a
- * firewall resets it: then 0, so that the next probe gets a new
- * connection instead of being lost to the old one.  Bytes that nobody
- * asked for also give 0: they would shift every echo after them.
- */
-static int
-still_open(struct ping_run *r)
-{
-	ssize_t k;
-
-	if (r->r_ssl != NULL)
-		return ptls_peek(r->r_ssl) == PTLS_AGAIN;
-	k = recv(r->r_fd, r->r_rx, 1, MSG_PEEK | MSG_DONTWAIT);
-	return k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-int
-ping_probe_reusable(struct ping_run *r)
-{
-	if (r->r_fd == -1)
-		return 0;
-	if (r->r_ai->ai_socktype == SOCK_DGRAM)
-		return 1;
-	if (r->r_tx != r->r_rxoff || still_open(r))
-		return 1;
-	ping_probe_disconnect(r);
-	return 0;
-}
-
 static const char *
 wait_text(const struct ping_run *r, char *buf, size_t len)
 {
@@ -221,14 +190,74 @@ read_late(struct ping_run *r, unsigned long long p, size_t off, size_t n,
 	if (ping_payload_diff(&r->r_pl, p, off, r->r_rx, (size_t)k) < (size_t)k)
 		r->r_late_bad = 1;
 	r->r_rxoff += (size_t)k;
-	if (off + (size_t)k == size) {
-		/* A late echo that differs is not worth a line. */
-		r->r_st.st_late += !r->r_late_bad;
-		if (r->r_lines != NULL && !r->r_late_bad)
+	/* A late echo that differs is not worth a line (nor the connection). */
+	if (off + (size_t)k == size && !r->r_late_bad) {
+		r->r_st.st_late++;
+		if (r->r_lines != NULL)
 			ping_report_late(r->r_lines, r->r_addr, p, size);
-		r->r_late_bad = 0;
 	}
 	return k;
+}
+
+/*
+ * Nothing outstanding on the connection: is it still open and quiet?  A
+ * server closes a connection left idle (secho's idle_timeout), a
+ * firewall resets it: then 0, so that the next probe gets a new
+ * connection instead of being lost to the old one.  Bytes that nobody
+ * asked for also give 0: they would shift every echo after them.
+ */
+static int
+still_open(struct ping_run *r)
+{
+	ssize_t k;
+
+	if (r->r_ssl != NULL)
+		return ptls_peek(r->r_ssl) == PTLS_AGAIN;
+	k = recv(r->r_fd, r->r_rx, 1, MSG_PEEK | MSG_DONTWAIT);
+	return k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/*
+ * The echo of a probe lost to -W may have come since: read what is there
+ * without waiting, checked against that probe ("seq=N late").
+ */
+static void
+read_late_now(struct ping_run *r)
+{
+	size_t size = r->r_pl.pl_size, off, n;
+	short want;
+	char err[256];
+
+	while (r->r_tx > r->r_rxoff) {
+		off = (size_t)(r->r_rxoff % size);
+		n = size - off;
+		if (n > r->r_tx - r->r_rxoff)
+			n = (size_t)(r->r_tx - r->r_rxoff);
+		if (read_late(r, r->r_conn_first + r->r_rxoff / size, off, n,
+		    &want, err, sizeof(err)) <= 0)
+			break;
+	}
+}
+
+int
+ping_probe_reusable(struct ping_run *r)
+{
+	if (r->r_fd == -1)
+		return 0;
+	if (r->r_ai->ai_socktype == SOCK_DGRAM)
+		return 1;
+	/*
+	 * A probe lost to -W leaves its echo outstanding: the connection
+	 * goes on only when all of it came back since, intact.  Otherwise
+	 * the path may be dead (nothing comes, and TCP would retransmit for
+	 * many minutes), or the server dropped bytes: every later echo
+	 * would be taken for the rest of this one.
+	 */
+	read_late_now(r);
+	if (r->r_tx == r->r_rxoff && !r->r_late_bad && still_open(r))
+		return 1;
+	ping_probe_disconnect(r);
+	return 0;
 }
 
 static void
@@ -237,8 +266,7 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
     struct ping_probe_end *end)
 {
 	struct payload *pl = &r->r_pl;
-	size_t size = pl->pl_size, sent = 0, got = 0, bad = NO_BAD, off, want_n, d;
-	unsigned long long p, avail;
+	size_t size = pl->pl_size, sent = 0, got = 0, bad = NO_BAD, want_n, d;
 	short wwant = POLLOUT, rwant = POLLIN, ev = 0, rev;
 	int wready = 1, rready, n, w, progress, proto = 0;
 	char err[256], ws[32];
@@ -263,24 +291,17 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 			} else
 				goto failed;
 		}
-		avail = r->r_tx - r->r_rxoff;
-		if (rready && avail > 0) {
-			p = r->r_conn_first + r->r_rxoff / size;
-			off = (size_t)(r->r_rxoff % size);
-			want_n = size - off;
-			if (want_n > avail)
-				want_n = (size_t)avail;
-			if (p < seq)
-				n = read_late(r, p, off, want_n, &ev, err,
-				    sizeof(err));
-			else if ((n = io_read(r, r->r_rx + off, want_n, &ev,
-			    err, sizeof(err))) > 0) {
+		/* Nothing else is outstanding (ping_probe_reusable()). */
+		if (rready && sent > got) {
+			want_n = sent - got;
+			if ((n = io_read(r, r->r_rx + got, want_n, &ev, err,
+			    sizeof(err))) > 0) {
 				if (bad == NO_BAD && (d = ping_payload_diff(pl, seq,
-				    off, r->r_rx + off, (size_t)n)) < (size_t)n)
-					bad = off + d;
+				    got, r->r_rx + got, (size_t)n)) < (size_t)n)
+					bad = got + d;
 				got += (size_t)n;
 				r->r_rxoff += (size_t)n;
-				if (off + (size_t)n == size)
+				if (got == size)
 					break;		/* complete */
 			}
 			if (n > 0) {
@@ -352,6 +373,8 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 	line->pl_bad_off = bad;
 	line->pl_sent_byte = pl->pl_buf[bad];
 	line->pl_got_byte = r->r_rx[bad];
+	/* A byte lost, or one too many, would shift every later echo. */
+	ping_probe_disconnect(r);
 	return;
 failed:
 	snprintf(end->pe_reason, sizeof(end->pe_reason), "%s after %zu of %zu "

@@ -690,22 +690,34 @@ class PingFaults(PingCase):
                     sock.sendto(data, addr)
 
         def tcp_handler(c, srv):
-            first = True
             while True:
                 b = recv_some(c, srv)
                 if not b:
                     return
-                if first:
-                    first = False
+                if srv.first:
+                    srv.first = False
                     time.sleep(0.6)
                 c.sendall(b)
-        for udp, handler in ((True, udp_handler), (False, tcp_handler)):
+        # TCP: the late echo is read when it came before the next probe
+        # (-i 1); the connection then goes on
+        for udp, handler, iv in ((True, udp_handler, 0.5), (False, tcp_handler, 1)):
             s = self.serve(handler, udp=udp)
+            s.first = True
             args = ["-u"] if udp else []
-            r = self.ping(*args, "-c", 3, "-i", 0.5, "-W", 0.3, "127.0.0.1", s.port)
+            r = self.ping(*args, "-c", 3, "-i", iv, "-W", 0.3, "127.0.0.1", s.port)
             self.assertEqual(r.rc, 1, str(r))
             self.assertEqual(r.stats()[:4], (3, 2, 1, 0), str(r))
             self.assertRegex(r.out, r"(?m)^64 bytes from 127\.0\.0\.1:\d+: seq=1 late, already counted as lost$")
+        self.assertEqual(len(s.conns), 1)
+        # not yet there when the next probe is due (-i 0.5): a new
+        # connection carries it, rather than a connection that may be dead
+        s = self.serve(tcp_handler)
+        s.first = True
+        r = self.ping("-c", 3, "-i", 0.5, "-W", 0.3, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (3, 2, 1, 0), str(r))
+        self.assertNotIn("late", r.out)
+        self.assertEqual(len(s.conns), 2)
 
     def test_reassembles_byte_by_byte(self):
         def handler(c, srv):
@@ -1049,6 +1061,23 @@ class PingReview(SechoServer):
 
     # -- 2. UDP: a stale datagram is not the current probe's echo
 
+    def test_dropped_byte_costs_one_probe(self):
+        def handler(c, srv):
+            while True:
+                b = recv_some(c, srv)
+                if not b:
+                    return
+                if not srv.done:
+                    srv.done = True
+                    b = b[:10] + b[11:]
+                c.sendall(b)
+        s = self.serve(handler)
+        s.done = False
+        r = self.ping("-c", 5, "-i", 0, "-W", 0.3, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (5, 4, 1, 0), str(r))
+        self.assertIn("seq=1 lost (63 of 64 bytes within 0.3 s)", r.out)
+
     def test_sigint_before_the_sleep(self):
         self.start_secho()
         r = self.ping("-c", 3, "-i", 5, "127.0.0.1", self.p, env=self.shim() | {"SECHO_PING_SHIM": "int-sleep"})
@@ -1064,6 +1093,29 @@ class PingReview(SechoServer):
         self.assertLess(r.elapsed, 3, str(r))
 
     # -- 7. a probe lost on a silent connection: the next one gets a new one
+
+    def test_silent_connection_is_replaced(self):
+        def handler(c, srv):         # the first connection echoes one probe, then nothing
+            srv.n += 1
+            mute = srv.n == 1
+            echoed = 0
+            while True:
+                b = recv_some(c, srv)
+                if not b:
+                    return
+                if mute and echoed >= 64:
+                    continue
+                echoed += len(b)
+                c.sendall(b)
+        s = self.serve(handler)
+        s.n = 0
+        r = self.ping("-c", 4, "-i", 0, "-W", 0.3, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (4, 3, 1, 0), str(r))
+        self.assertIn("seq=2 lost (no echo within 0.3 s)", r.out)
+        self.assertEqual(s.n, 2, str(r))
+
+    # -- 8. a flood of late UDP echoes does not hold a probe past -W
 
     def test_sigint_while_stdout_blocks(self):
         self.start_secho()
