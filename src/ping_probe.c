@@ -17,6 +17,8 @@
 #include "secho/ping_tls.h"
 
 #define NO_BAD	SIZE_MAX
+/* Receive room beyond a probe, to see an echo longer than the probe. */
+#define ROOM	4096
 
 static void
 random_bytes(unsigned char *b, size_t n)
@@ -53,7 +55,7 @@ ping_probe_init(struct ping_run *r, const struct ping_opts *o,
 	r->r_first_seq = 1;
 	ping_stats_init(&r->r_st);
 	addr_format(ai->ai_addr, r->r_addr, sizeof(r->r_addr));
-	r->r_rxlen = o->po_size > 65536 ? o->po_size : 65536;
+	r->r_rxlen = (o->po_size > 65536 ? o->po_size : 65536) + ROOM;
 	if ((r->r_rx = malloc(r->r_rxlen)) == NULL ||
 	    (o->po_text == NULL && (body = malloc(o->po_size)) == NULL))
 		goto nomem;
@@ -266,7 +268,8 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
     struct ping_probe_end *end)
 {
 	struct payload *pl = &r->r_pl;
-	size_t size = pl->pl_size, sent = 0, got = 0, bad = NO_BAD, want_n, d;
+	size_t size = pl->pl_size, sent = 0, got = 0, bad = NO_BAD, want_n, room;
+	size_t k, d;
 	short wwant = POLLOUT, rwant = POLLIN, ev = 0, rev;
 	int wready = 1, rready, n, w, progress, proto = 0;
 	char err[256], ws[32];
@@ -294,20 +297,26 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 		/* Nothing else is outstanding (ping_probe_reusable()). */
 		if (rready && sent > got) {
 			want_n = sent - got;
-			if ((n = io_read(r, r->r_rx + got, want_n, &ev, err,
-			    sizeof(err))) > 0) {
+			/*
+			 * All sent: room for more, since bytes beyond the echo
+			 * make it corrupted (they would shift every later one).
+			 */
+			room = sent == size ? r->r_rxlen - size : 0;
+			if ((n = io_read(r, r->r_rx + got, want_n + room, &ev,
+			    err, sizeof(err))) > 0) {
+				k = (size_t)n < want_n ? (size_t)n : want_n;
 				if (bad == NO_BAD && (d = ping_payload_diff(pl, seq,
-				    got, r->r_rx + got, (size_t)n)) < (size_t)n)
+				    got, r->r_rx + got, k)) < k)
 					bad = got + d;
 				got += (size_t)n;
 				r->r_rxoff += (size_t)n;
-				if (got == size)
+				if (got >= size)
 					break;		/* complete */
 			}
 			if (n > 0) {
 				progress = 1;
 				/* A short plain read drained the socket. */
-				if (r->r_ssl == NULL && (size_t)n < want_n)
+				if (r->r_ssl == NULL && (size_t)n < want_n + room)
 					rready = 0;
 			} else if (n == PTLS_AGAIN) {
 				rready = 0;
@@ -364,14 +373,21 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 		}
 	}
 	line->pl_rtt_us = (double)(ping_conn_now_ns() - t0) / 1000.0;
+	/* TLS: more may wait in a record already read. */
+	if (got == size && r->r_ssl != NULL && SSL_has_pending(r->r_ssl) &&
+	    (n = io_read(r, r->r_rx + got, r->r_rxlen - got, &ev, err,
+	    sizeof(err))) > 0)
+		got += (size_t)n;
 	line->pl_got = got;
+	if (bad == NO_BAD && got > size)
+		bad = size;
 	if (bad == NO_BAD) {
 		line->pl_outcome = PROBE_ECHOED;
 		return;
 	}
 	line->pl_outcome = PROBE_CORRUPTED;
 	line->pl_bad_off = bad;
-	line->pl_sent_byte = pl->pl_buf[bad];
+	line->pl_sent_byte = bad < size ? pl->pl_buf[bad] : -1;
 	line->pl_got_byte = r->r_rx[bad];
 	/* A byte lost, or one too many, would shift every later echo. */
 	ping_probe_disconnect(r);

@@ -1078,6 +1078,48 @@ class PingReview(SechoServer):
         self.assertEqual(r.stats()[:4], (5, 4, 1, 0), str(r))
         self.assertIn("seq=1 lost (63 of 64 bytes within 0.3 s)", r.out)
 
+    def test_extra_byte_is_corruption_and_costs_one_probe(self):
+        def handler(c, srv):
+            while True:
+                b = recv_some(c, srv)
+                if not b:
+                    return
+                if not srv.done:
+                    srv.done = True
+                    b += b"!"
+                c.sendall(b)
+        s = self.serve(handler)
+        s.done = False
+        r = self.ping("-m", "hello", "-c", 4, "-i", 0, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (4, 3, 0, 1), str(r))
+        self.assertRegex(r.out, r"(?m)^6 bytes from 127\.0\.0\.1:\d+: seq=1 time=\d+\.\d{3} ms "
+                                r"CORRUPTED: 6 bytes came back for 5 sent$")
+        self.assertEqual([l for l in r.lines() if l.startswith("Received: ")],
+                         ["Received: hello!"] + ["Received: hello"] * 3)
+        # the same over TLS (the byte in the echo's record)
+        import ssl
+        ca, cert, key = h.repo_certs()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+
+        def tls_handler(c, srv):
+            c.settimeout(10)
+            try:
+                t = ctx.wrap_socket(c, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+            handler(t, srv)
+        s = self.serve(tls_handler)
+        s.done = False
+        r = self.ping("-S", "--ca", ca, "-c", 4, "-i", 0, "localhost", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (4, 3, 0, 1), str(r))
+        self.assertRegex(r.out, r"(?m)^65 bytes from 127\.0\.0\.1:\d+: seq=1 time=\d+\.\d{3} ms "
+                                r"CORRUPTED: 65 bytes came back for 64 sent$")
+
+    # -- 5. the certificate subject in JSON is valid UTF-8, however long
+
     def test_sigint_before_the_sleep(self):
         self.start_secho()
         r = self.ping("-c", 3, "-i", 5, "127.0.0.1", self.p, env=self.shim() | {"SECHO_PING_SHIM": "int-sleep"})
