@@ -410,6 +410,83 @@ lost:
 	line->pl_got = got;
 }
 
+static int
+came_back(const struct ping_run *r, unsigned long long seq)
+{
+	return r->r_back[seq % PING_PROBE_BACK / 8] >> (seq % 8) & 1;
+}
+
+static void
+set_back(struct ping_run *r, unsigned long long seq, int back)
+{
+	unsigned char bit = (unsigned char)(1u << (seq % 8));
+
+	if (back)
+		r->r_back[seq % PING_PROBE_BACK / 8] |= bit;
+	else
+		r->r_back[seq % PING_PROBE_BACK / 8] &= (unsigned char)~bit;
+}
+
+/*
+ * A datagram of an earlier probe than cur (late; 0: which one cannot be
+ * told): the late echo of a lost probe, or a duplicate.
+ */
+static void
+stale(struct ping_run *r, unsigned long long cur, unsigned long long late,
+    size_t len)
+{
+	if (late != 0 && cur - late < PING_PROBE_BACK && came_back(r, late)) {
+		if (r->r_lines != NULL)
+			ping_report_dup(r->r_lines, r->r_addr, late, len);
+		return;
+	}
+	if (late != 0) {
+		set_back(r, late, 1);
+		r->r_st.st_late++;
+	}
+	if (r->r_lines != NULL)
+		ping_report_late(r->r_lines, r->r_addr, late, len);
+}
+
+/*
+ * Before probe seq is sent, whatever is queued came after the last probe
+ * ended (late echoes, duplicates): read it all without waiting and
+ * report it, so that none is taken for seq's echo; with -m, or -s below
+ * 8, nothing else could tell.  Stops at deadline; 0, or -1 when
+ * interrupted.
+ */
+static int
+drain(struct ping_run *r, unsigned long long seq, long long deadline)
+{
+	unsigned long long late;
+	size_t bad;
+	ssize_t k;
+
+	for (;;) {
+		k = recv(r->r_fd, r->r_rx, r->r_rxlen, MSG_TRUNC | MSG_DONTWAIT);
+		if (k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		/* k == -1: an ICMP error of an earlier probe, told then. */
+		if (k >= 0) {
+			switch (ping_payload_classify(&r->r_pl, seq, r->r_first_seq,
+			    r->r_rx, (size_t)k, &late, &bad)) {
+			case PAYLOAD_LATE:
+				stale(r, seq, late, (size_t)k);
+				break;
+			case PAYLOAD_ECHO:	/* the same bytes as every probe */
+				stale(r, seq, 0, (size_t)k);
+				break;
+			case PAYLOAD_CORRUPT:	/* no one's: not worth a line */
+				break;
+			}
+		}
+		if (ping_conn_interrupted())
+			return -1;
+		if (ping_conn_now_ns() >= deadline)
+			return 0;
+	}
+}
+
 static void
 probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
     long long deadline, struct ping_probe_line *line,
@@ -423,6 +500,11 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 	int w;
 	char ws[32];
 
+	if (drain(r, seq, deadline) == -1) {
+		end->pe_interrupted = 1;
+		return;
+	}
+	set_back(r, seq, 0);
 	while (send(r->r_fd, pl->pl_buf, pl->pl_size, 0) == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			if ((w = ping_conn_wait(r->r_fd, POLLOUT, deadline, &rev)) > 0)
@@ -455,10 +537,7 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 			switch (ping_payload_classify(pl, seq, r->r_first_seq, r->r_rx,
 			    (size_t)k, &late, &bad)) {
 			case PAYLOAD_LATE:
-				r->r_st.st_late++;
-				if (r->r_lines != NULL)
-					ping_report_late(r->r_lines, r->r_addr, late,
-					    (size_t)k);
+				stale(r, seq, late, (size_t)k);
 				continue;
 			case PAYLOAD_ECHO:
 				line->pl_outcome = PROBE_ECHOED;
@@ -472,6 +551,7 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 				    r->r_rx[bad] : -1;
 				break;
 			}
+			set_back(r, seq, 1);
 			line->pl_rtt_us = (double)(ping_conn_now_ns() - t0) / 1000.0;
 			line->pl_got = (size_t)k;
 			return;

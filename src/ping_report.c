@@ -145,8 +145,18 @@ ping_report_probe(FILE *f, const char *addr, const struct ping_probe_line *p)
 void
 ping_report_late(FILE *f, const char *addr, unsigned long long seq, size_t size)
 {
-	fprintf(f, "%zu bytes from %s: seq=%llu late, already counted as lost\n",
-	    size, addr, seq);
+	if (seq == 0)
+		fprintf(f, "%zu bytes from %s: late echo of an earlier probe\n",
+		    size, addr);
+	else
+		fprintf(f, "%zu bytes from %s: seq=%llu late, already counted "
+		    "as lost\n", size, addr, seq);
+}
+
+void
+ping_report_dup(FILE *f, const char *addr, unsigned long long seq, size_t size)
+{
+	fprintf(f, "%zu bytes from %s: seq=%llu (DUP!)\n", size, addr, seq);
 }
 
 void

@@ -106,6 +106,13 @@ test_spec_text(void **state)
 	ping_report_probe(out_open(&o), "127.0.0.1:7", &p);
 	out_is(&o, "64 bytes from 127.0.0.1:7: seq=1 time=0.112 ms CORRUPTED "
 	    "at byte 18 (sent 0x41, got 0x61)\n");
+	ping_report_late(out_open(&o), "127.0.0.1:7", 4, 64);
+	out_is(&o, "64 bytes from 127.0.0.1:7: seq=4 late, already counted as "
+	    "lost\n");
+	ping_report_late(out_open(&o), "127.0.0.1:7", 0, 5);
+	out_is(&o, "5 bytes from 127.0.0.1:7: late echo of an earlier probe\n");
+	ping_report_dup(out_open(&o), "[::1]:7", 6, 64);
+	out_is(&o, "64 bytes from [::1]:7: seq=6 (DUP!)\n");
 	p.pl_outcome = PROBE_LOST;
 	p.pl_reason = "no echo within 2 s";
 	ping_report_probe(out_open(&o), "127.0.0.1:7", &p);

@@ -18,6 +18,9 @@
 #include "secho/ping_report.h"
 #include "secho/ping_stats.h"
 
+/* Probes remembered as come back (UDP: a second copy is a duplicate). */
+#define PING_PROBE_BACK	65536
+
 struct ping_run {
 	const struct ping_opts	*r_opts;
 	const struct addrinfo	*r_ai;		/* the address probed */
@@ -41,6 +44,8 @@ struct ping_run {
 	int			 r_resumed;	/* it resumed a session */
 	unsigned long long	 r_connections;	/* handshakes done */
 
+	unsigned char		 r_back[PING_PROBE_BACK / 8];	/* bit seq %
+						   PING_PROBE_BACK: came back */
 	unsigned long long	 r_first_seq;
 	struct ping_stats	 r_st;
 	struct ping_tls_info	 r_tls;		/* of the first connection */

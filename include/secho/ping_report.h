@@ -76,8 +76,16 @@ void	 ping_report_tls(FILE *f, const struct ping_tls_info *ti, long long now);
 /* One probe line (echoed, corrupted or lost). */
 void	 ping_report_probe(FILE *f, const char *addr, const struct ping_probe_line *p);
 
-/* "64 bytes from ADDR: seq=3 late, already counted as lost" */
+/*
+ * "64 bytes from ADDR: seq=3 late, already counted as lost", or with seq
+ * 0 (which probe cannot be told: -m, -s below 8) "5 bytes from ADDR: late
+ * echo of an earlier probe".
+ */
 void	 ping_report_late(FILE *f, const char *addr, unsigned long long seq,
+	    size_t size);
+
+/* "64 bytes from ADDR: seq=3 (DUP!)": another copy of an echo. */
+void	 ping_report_dup(FILE *f, const char *addr, unsigned long long seq,
 	    size_t size);
 
 /* "Received: TEXT" (control bytes as \xNN; one newline at the end). */

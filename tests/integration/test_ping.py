@@ -1063,6 +1063,43 @@ class PingReview(SechoServer):
 
     # -- 2. UDP: a stale datagram is not the current probe's echo
 
+    def test_udp_stale_echo_not_taken_for_the_next(self):
+        def handler(sock, srv):     # echo 1 comes 0.6 s late, echo 2 never
+            n = 0
+            while True:
+                data, addr = recvfrom_some(sock, srv)
+                if data is None:
+                    return
+                n += 1
+                if n == 1:
+                    threading.Timer(0.6, lambda d=data, a=addr: sock.sendto(d, a)).start()
+                elif n != 2:
+                    sock.sendto(data, addr)
+        for args in (["-m", "hello"], ["-s", 4]):
+            s = self.serve(handler, udp=True)
+            r = self.ping("-u", *args, "-c", 3, "-i", 1, "-W", 0.3, "127.0.0.1", s.port)
+            self.assertEqual(r.rc, 1, str(r))
+            self.assertEqual(r.stats()[:4], (3, 1, 2, 0), "%s: %s" % (args, r))
+            self.assertRegex(r.out, r"(?m)^no echo from 127\.0\.0\.1:\d+: seq=2 lost ")
+            self.assertRegex(r.out, r"(?m)^\d bytes from 127\.0\.0\.1:\d+: late echo of an "
+                                    r"earlier probe$")
+
+    def test_udp_duplicate_says_dup(self):
+        def handler(sock, srv):
+            while True:
+                data, addr = recvfrom_some(sock, srv)
+                if data is None:
+                    return
+                sock.sendto(data, addr)
+                sock.sendto(data, addr)
+        s = self.serve(handler, udp=True)
+        r = self.ping("-u", "-c", 3, "-i", 0.2, "127.0.0.1", s.port)
+        self.assert_all_echoed(r, 3)
+        self.assertRegex(r.out, r"(?m)^64 bytes from 127\.0\.0\.1:\d+: seq=1 \(DUP!\)$")
+        self.assertNotIn("already counted as lost", r.out)
+
+    # -- 3. TLS 1.3 refusing our (missing) certificate, with a large probe
+
     def test_dropped_byte_costs_one_probe(self):
         def handler(c, srv):
             while True:
