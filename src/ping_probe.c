@@ -538,6 +538,21 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 			    (size_t)k, &late, &bad)) {
 			case PAYLOAD_LATE:
 				stale(r, seq, late, (size_t)k);
+				/*
+				 * A flood of them must not hold the probe
+				 * past -W, nor keep SIGINT out.
+				 */
+				if (ping_conn_interrupted()) {
+					end->pe_interrupted = 1;
+					return;
+				}
+				if (ping_conn_now_ns() >= deadline) {
+					snprintf(end->pe_reason,
+					    sizeof(end->pe_reason), "no echo "
+					    "within %s s", wait_text(r, ws,
+					    sizeof(ws)));
+					goto lost;
+				}
 				continue;
 			case PAYLOAD_ECHO:
 				line->pl_outcome = PROBE_ECHOED;

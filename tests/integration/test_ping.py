@@ -1198,6 +1198,16 @@ class PingReview(SechoServer):
 
     # -- 8. a flood of late UDP echoes does not hold a probe past -W
 
+    def test_udp_late_flood_bounded_by_w(self):
+        self.start_secho()
+        r = self.ping("-u", "-q", "-c", 2, "-i", 0, "-W", 0.3, "127.0.0.1", self.p, timeout=20,
+                      env=self.shim() | {"SECHO_PING_SHIM": "udp-replay"})
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (2, 1, 1, 0), str(r))
+        self.assertLess(r.elapsed, 10, str(r))
+
+    # -- 10. SIGINT while a write to standard output blocks cuts nothing
+
     def test_sigint_while_stdout_blocks(self):
         self.start_secho()
         p = subprocess.Popen([ping_bin(), "-i", "0", "127.0.0.1", str(self.p)],
