@@ -176,11 +176,14 @@ fail_text(SSL *ssl, int code, int e, char *err, size_t errlen)
 		snprintf(err, errlen, "the server closed the TLS connection");
 		break;
 	case SSL_ERROR_SYSCALL:
-		if (e != 0)
-			snprintf(err, errlen, "%s", ping_conn_errno_text(e));
+		snprintf(why, sizeof(why), "%s", e != 0 ?
+		    ping_conn_errno_text(e) : "the server closed the connection");
+		if (cert_requested)
+			snprintf(err, errlen, "%s (the server asked for a "
+			    "client certificate: give one with --cert and "
+			    "--key)", why);
 		else
-			snprintf(err, errlen, "the server closed the "
-			    "connection");
+			snprintf(err, errlen, "%s", why);
 		break;
 	default:
 		sslerr_text(why, sizeof(why), "TLS error");
@@ -316,9 +319,41 @@ ptls_read(SSL *ssl, void *buf, size_t len, short *want, char *err,
 	size_t n;
 
 	errno = 0;
-	if (SSL_read_ex(ssl, buf, len, &n) == 1)
+	if (SSL_read_ex(ssl, buf, len, &n) == 1) {
+		cert_requested = 0;	/* it echoed: our certificate will do */
 		return (int)n;
+	}
 	return io_result(ssl, SSL_get_error(ssl, 0), want, err, errlen);
+}
+
+/*
+ * A write failed.  A TLS 1.3 server that refuses our certificate sends
+ * its alert and closes: a large probe meets the reset (or EPIPE) before
+ * reading the alert, which may still wait in the socket.  One read
+ * without waiting picks it up: 1 with its reason in err, or 0.
+ */
+static int
+queued_alert(SSL *ssl, char *err, size_t errlen)
+{
+	unsigned char buf[256];
+	unsigned long e;
+	size_t n;
+
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_read_ex(ssl, buf, sizeof(buf), &n) == 1 ||
+	    SSL_get_error(ssl, 0) != SSL_ERROR_SSL)
+		goto none;
+	/* A received alert is the reason SSL_AD_REASON_OFFSET + its code. */
+	e = ERR_peek_error();
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL ||
+	    ERR_GET_REASON(e) < SSL_AD_REASON_OFFSET)
+		goto none;
+	fail_text(ssl, SSL_ERROR_SSL, 0, err, errlen);
+	return 1;
+none:
+	ERR_clear_error();
+	return 0;
 }
 
 int
@@ -326,11 +361,15 @@ ptls_write(SSL *ssl, const void *buf, size_t len, short *want, char *err,
     size_t errlen)
 {
 	size_t n;
+	int rc;
 
 	errno = 0;
 	if (SSL_write_ex(ssl, buf, len, &n) == 1)
 		return (int)n;
-	return io_result(ssl, SSL_get_error(ssl, 0), want, err, errlen);
+	rc = io_result(ssl, SSL_get_error(ssl, 0), want, err, errlen);
+	if (rc != PTLS_AGAIN && queued_alert(ssl, err, errlen))
+		return PTLS_PROTO;
+	return rc;
 }
 
 int

@@ -1100,6 +1100,41 @@ class PingReview(SechoServer):
 
     # -- 3. TLS 1.3 refusing our (missing) certificate, with a large probe
 
+    def test_client_certificate_refused_large_probe(self):
+        ca, _, _ = h.repo_certs()
+        self.start_secho(tls={"client_ca": ca, "verify_client": "require"})
+        r = self.ping("-S", "--ca", self.ca, "--tls-version", "1.3", "-s", 200000, "-c", 2,
+                      "localhost", self.ptls)
+        self.assertEqual(r.rc, 2, str(r))
+        self.assertIn("certificate required", r.err)
+        self.assertIn("--cert", r.err)
+
+    def test_client_certificate_asked_then_reset_gives_the_hint(self):
+        # a server that asks for a certificate, then resets without an alert
+        import ssl
+        ca, cert, key = h.repo_certs()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.load_verify_locations(ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+
+        def handler(c, srv):
+            c.settimeout(10)
+            try:
+                t = ctx.wrap_socket(c, server_side=True)
+                recv_some(t, srv)
+            except (ssl.SSLError, OSError):
+                return
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            t.close()
+        s = self.serve(handler)
+        r = self.ping("-S", "--ca", ca, "-c", 1, "localhost", s.port)
+        self.assertEqual(r.rc, 2, str(r))
+        self.assertIn("did not echo the first probe: connection reset by the server (the server "
+                      "asked for a client certificate: give one with --cert and --key)", r.err)
+
+    # -- 4. a byte too few or too many costs one probe, not the connection
+
     def test_dropped_byte_costs_one_probe(self):
         def handler(c, srv):
             while True:
