@@ -29,6 +29,44 @@ ping_report_num(char *buf, size_t len, double v, int decimals)
 	return buf;
 }
 
+/*
+ * The length (1 to 4) of the well-formed UTF-8 character at p, of which
+ * at most n bytes may be read (RFC 3629: no overlong forms, surrogates or
+ * code points above U+10FFFF), or 0 when none starts there.  Reads no
+ * further than the first byte that does not fit, so a NUL ends it.
+ */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
 static char *
 ms(char *buf, size_t len, double us)
 {
@@ -199,6 +237,7 @@ void
 ping_report_json_string(FILE *f, const char *s)
 {
 	const unsigned char *p;
+	size_t n;
 
 	if (s == NULL) {
 		fputs("null", f);
@@ -206,6 +245,16 @@ ping_report_json_string(FILE *f, const char *s)
 	}
 	fputc('"', f);
 	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x80) {
+			/* JSON is UTF-8: anything else becomes U+FFFD. */
+			if ((n = utf8_len(p, 4)) == 0)
+				fputs("\\ufffd", f);
+			else {
+				fwrite(p, 1, n, f);
+				p += n - 1;
+			}
+			continue;
+		}
 		switch (*p) {
 		case '"':
 			fputs("\\\"", f);

@@ -253,7 +253,9 @@ ptls_info(SSL *ssl, const struct ping_opts *o, struct ping_tls_info *ti)
 	X509 *cert;
 	BIO *bio;
 	struct tm tm;
-	int n;
+	char *p;
+	long n;
+	size_t len;
 
 	memset(ti, 0, sizeof(*ti));
 	ti->ti_set = 1;
@@ -275,9 +277,18 @@ ptls_info(SSL *ssl, const struct ping_opts *o, struct ping_tls_info *ti)
 	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
 		if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
 		    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-		    (n = BIO_read(bio, ti->ti_subject,
-		    (int)sizeof(ti->ti_subject) - 1)) > 0)
-			ti->ti_subject[n] = '\0';
+		    (n = BIO_get_mem_data(bio, &p)) > 0) {
+			len = (size_t)n;
+			/* Too long: cut where a character starts (UTF-8). */
+			if (len >= sizeof(ti->ti_subject)) {
+				len = sizeof(ti->ti_subject) - 1;
+				while (len > 0 && ((unsigned char)p[len] &
+				    0xc0) == 0x80)
+					len--;
+			}
+			memcpy(ti->ti_subject, p, len);
+			ti->ti_subject[len] = '\0';
+		}
 		BIO_free(bio);
 	}
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)

@@ -164,6 +164,23 @@ test_json_string(void **state)
 	out_is(&o, "\"\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\"");
 	ping_report_json_string(out_open(&o), "CN=Zürich \xe2\x9c\x93");
 	out_is(&o, "\"CN=Zürich \xe2\x9c\x93\"");
+	/* Well-formed UTF-8 stays, up to U+10FFFF. */
+	ping_report_json_string(out_open(&o), "\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf "
+	    "\xed\x9f\xbf \xef\xbf\xbd");
+	out_is(&o, "\"\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \xed\x9f\xbf \xef\xbf\xbd\"");
+	/*
+	 * Anything else is U+FFFD, byte by byte: a character cut at the
+	 * end, a lone continuation byte, overlong forms, a surrogate, above
+	 * U+10FFFF, bytes that are never UTF-8.
+	 */
+	ping_report_json_string(out_open(&o), "CN=\xc3");
+	out_is(&o, "\"CN=\\ufffd\"");
+	ping_report_json_string(out_open(&o), "a\xe2\x9c");
+	out_is(&o, "\"a\\ufffd\\ufffd\"");
+	ping_report_json_string(out_open(&o), "\x80\xc0\xaf\xe0\x80\xaf\xed\xa0\x80"
+	    "\xf4\x90\x80\x80\xff\xfe");
+	out_is(&o, "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"
+	    "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
 	ping_report_json_string(out_open(&o), NULL);
 	out_is(&o, "null");
 	ping_report_json_string(out_open(&o), "");

@@ -95,7 +95,10 @@ void	 ping_report_received(FILE *f, const unsigned char *b, size_t n);
 void	 ping_report_summary(FILE *f, const char *addr,
 	    const struct ping_stats *st, long long elapsed_ms);
 
-/* A JSON string literal (quotes, escapes; NULL writes null). */
+/*
+ * A JSON string literal (quotes, escapes; NULL writes null).  Bytes that
+ * are not well-formed UTF-8 become \ufffd.
+ */
 void	 ping_report_json_string(FILE *f, const char *s);
 
 /* The -j object, one line.  ti: NULL without -S. */

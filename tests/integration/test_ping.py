@@ -1194,6 +1194,31 @@ class PingReview(SechoServer):
 
     # -- 5. the certificate subject in JSON is valid UTF-8, however long
 
+    def test_json_subject_long_utf8(self):
+        # printed last RDN first (RFC 2253): the 511-byte cut falls inside an "é"
+        ous = ["é" * 60] * 4 + ["xé" + "é" * 59]
+        subj = "/CN=localhost/O=x" + "".join("/OU=" + o for o in ous)
+        full = ",".join("OU=" + o for o in reversed(ous)) + ",O=x,CN=localhost"
+        self.assertEqual(full.encode()[511] & 0xC0, 0x80)
+        cert, key = self.tmp.file("utf8.crt"), self.tmp.file("utf8.key")
+        subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "2", "-utf8", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", key, "-out", cert,
+                        "-subj", subj, "-addext", "subjectAltName=DNS:localhost"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        p = self.port()
+        self.daemon([{"proto": "tls", "address": "127.0.0.1", "port": p}],
+                    tls={"certificate": cert, "private_key": key})
+        r = self.ping("-S", "--ca", cert, "-j", "-c", 1, "localhost", p)
+        self.assertEqual(r.rc, 0, str(r))
+        j = json.loads(r.raw.decode("utf-8"))          # strict: valid UTF-8
+        self.assertEqual(j["tls"]["subject"], full.encode()[:510].decode())
+        r = self.ping("-S", "--ca", cert, "-c", 1, "localhost", p)
+        self.assertEqual(r.rc, 0, str(r))
+        r.raw.decode("utf-8")
+        self.assertIn("certificate %s (expires" % full.encode()[:510].decode(), r.out)
+
+    # -- 6. SIGINT just before a wait ends it at once
+
     def test_sigint_before_the_sleep(self):
         self.start_secho()
         r = self.ping("-c", 3, "-i", 5, "127.0.0.1", self.p, env=self.shim() | {"SECHO_PING_SHIM": "int-sleep"})
