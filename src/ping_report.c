@@ -92,24 +92,31 @@ ping_report_days_left(long long not_after, long long now)
 	return (double)(not_after - now) / 86400.0;
 }
 
+/*
+ * The days left as shown: cut to a tenth, toward zero, so that the text
+ * ("in 1 day", "2 days ago") gives the whole days of the perfdata
+ * (cert_days=1.9, cert_days=-2), never one more.
+ */
+static double
+days_shown(long long not_after, long long now)
+{
+	return trunc(ping_report_days_left(not_after, now) * 10) / 10;
+}
+
 char *
 ping_report_expiry(char *buf, size_t len, long long not_after, long long now)
 {
 	char date[32];
-	double d = ping_report_days_left(not_after, now);
-	long long days;
+	long long days = (long long)days_shown(not_after, now);
 
 	ping_report_iso8601(date, sizeof(date), not_after);
 	date[10] = '\0';			/* YYYY-MM-DD */
-	if (d >= 0) {
-		days = (long long)floor(d);
+	if (not_after >= now)
 		snprintf(buf, len, "expires %s, in %lld day%s", date, days,
 		    days == 1 ? "" : "s");
-	} else {
-		days = (long long)ceil(-d);
-		snprintf(buf, len, "expired %s, %lld day%s ago", date, days,
-		    days == 1 ? "" : "s");
-	}
+	else
+		snprintf(buf, len, "expired %s, %lld day%s ago", date, -days,
+		    days == -1 ? "" : "s");
 	return buf;
 }
 
@@ -138,7 +145,8 @@ ping_report_tls(FILE *f, const struct ping_tls_info *ti, long long now)
 	if (ti->ti_alpn[0] != '\0')
 		fprintf(f, " ALPN %s", ti->ti_alpn);
 	if (ti->ti_has_cert)
-		fprintf(f, ", certificate %s (%s)", ti->ti_subject,
+		fprintf(f, ", certificate %s%s(%s)", ti->ti_subject,
+		    ti->ti_subject[0] != '\0' ? " " : "",
 		    ping_report_expiry(exp, sizeof(exp), ti->ti_not_after, now));
 	else
 		fprintf(f, ", no certificate");
@@ -200,15 +208,26 @@ ping_report_dup(FILE *f, const char *addr, unsigned long long seq, size_t size)
 void
 ping_report_received(FILE *f, const unsigned char *b, size_t n)
 {
-	size_t i;
+	size_t i, j, k;
 
 	fputs("Received: ", f);
-	for (i = 0; i < n; i++) {
-		if ((b[i] < 0x20 && b[i] != '\t' && b[i] != '\n') ||
-		    b[i] == 0x7f)
-			fprintf(f, "\\x%02x", b[i]);
-		else
-			fputc(b[i], f);
+	/*
+	 * The server's bytes, for a terminal: text (UTF-8 included) as it
+	 * is, but controls as \xNN: C0 but tab and newline, DEL, C1 (U+0080
+	 * to U+009F), and bytes that are not UTF-8 (0x9b alone is CSI to
+	 * some terminals).
+	 */
+	for (i = 0; i < n; i += k) {
+		k = utf8_len(b + i, n - i);
+		if (k == 0 || (k == 1 && ((b[i] < 0x20 && b[i] != '\t' &&
+		    b[i] != '\n') || b[i] == 0x7f)) ||
+		    (k == 2 && b[i] == 0xc2 && b[i + 1] < 0xa0)) {
+			if (k == 0)
+				k = 1;
+			for (j = 0; j < k; j++)
+				fprintf(f, "\\x%02x", b[i + j]);
+		} else
+			fwrite(b + i, 1, k, f);
 	}
 	if (n == 0 || b[n - 1] != '\n')
 		fputc('\n', f);
@@ -364,7 +383,7 @@ ping_report_monitor(FILE *f, int state, const char *addr, const struct ping_opts
 	if (st->st_corrupted > 0)
 		fprintf(f, ", %llu corrupted", st->st_corrupted);
 	if (cert) {
-		days = ping_report_days_left(ti->ti_not_after, now);
+		days = days_shown(ti->ti_not_after, now);
 		fprintf(f, ", certificate %s", ping_report_expiry(exp, sizeof(exp),
 		    ti->ti_not_after, now));
 	}

@@ -82,6 +82,11 @@ test_spec_text(void **state)
 	ping_report_tls(out_open(&o), &ti, NOT_AFTER + 86400 * 3);
 	out_is(&o, "TLS: TLSv1.3 TLS_AES_128_GCM_SHA256 ALPN h2, certificate "
 	    "CN=localhost (expired 2027-03-06, 3 days ago), not verified\n");
+	/* An empty subject: no second space. */
+	ti.ti_subject[0] = '\0';
+	ping_report_tls(out_open(&o), &ti, NOW);
+	out_is(&o, "TLS: TLSv1.3 TLS_AES_128_GCM_SHA256 ALPN h2, certificate "
+	    "(expires 2027-03-06, in 94 days), not verified\n");
 
 	memset(&p, 0, sizeof(p));
 	p.pl_seq = 1;
@@ -149,6 +154,13 @@ test_received(void **state)
 	out_is(&o, "Received: hi\n");
 	ping_report_received(out_open(&o), (const unsigned char *)"a\033[2Jb\x7f", 7);
 	out_is(&o, "Received: a\\x1b[2Jb\\x7f\n");
+	/* UTF-8 text stays; C1 controls and bytes that are not UTF-8 do not. */
+	ping_report_received(out_open(&o), (const unsigned char *)"\xc3\xbc"
+	    "ber \xe2\x9c\x93", 9);
+	out_is(&o, "Received: \xc3\xbc" "ber \xe2\x9c\x93\n");
+	ping_report_received(out_open(&o), (const unsigned char *)"a\x9b" "2Jb"
+	    "\xc2\x9b" "c\xff\xc3", 10);
+	out_is(&o, "Received: a\\x9b2Jb\\xc2\\x9bc\\xff\\xc3\n");
 }
 
 static void
@@ -271,6 +283,21 @@ test_monitor(void **state)
 	    "1 corrupted, certificate expires 2026-12-03, in 1 day"
 	    "|rtt=0.105ms;;;0 loss=0%;;;0;100 cert_days=1.9;30;7\n");
 
+	/* 1.96 days: the text's whole days are the perfdata's, not one more. */
+	ti.ti_not_after = NOW + 2 * 86400 - 3456;
+	ping_report_monitor(out_open(&o), PING_STATE_CRITICAL, "[::1]:7443", &opt,
+	    &st, &ti, NOW);
+	out_is(&o, "SECHO-PING CRITICAL - [::1]:7443 tls: rtt 0.105 ms, loss 0%, "
+	    "1 corrupted, certificate expires 2026-12-03, in 1 day"
+	    "|rtt=0.105ms;;;0 loss=0%;;;0;100 cert_days=1.9;30;7\n");
+	/* Expired 2.04 days ago: "2 days ago", cert_days=-2. */
+	ti.ti_not_after = NOW - 2 * 86400 - 3456;
+	ping_report_monitor(out_open(&o), PING_STATE_CRITICAL, "[::1]:7443", &opt,
+	    &st, &ti, NOW);
+	out_is(&o, "SECHO-PING CRITICAL - [::1]:7443 tls: rtt 0.105 ms, loss 0%, "
+	    "1 corrupted, certificate expired 2026-11-29, 2 days ago"
+	    "|rtt=0.105ms;;;0 loss=0%;;;0;100 cert_days=-2;30;7\n");
+
 	ping_report_monitor_error(out_open(&o), PING_STATE_UNKNOWN, NULL, NULL,
 	    "malformed --warning threshold \"x\"");
 	out_is(&o, "SECHO-PING UNKNOWN - malformed --warning threshold \"x\"\n");
@@ -296,6 +323,10 @@ test_numbers(void **state)
 	    "expires 2026-12-03, in 1 day");
 	assert_string_equal(ping_report_expiry(b, sizeof(b), NOW + 5, NOW),
 	    "expires 2026-12-02, in 0 days");
+	assert_string_equal(ping_report_expiry(b, sizeof(b), NOW - 86400 - 5,
+	    NOW), "expired 2026-11-30, 1 day ago");
+	assert_string_equal(ping_report_expiry(b, sizeof(b), NOW - 3 * 86400 + 5,
+	    NOW), "expired 2026-11-29, 2 days ago");
 }
 
 int

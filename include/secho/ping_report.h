@@ -55,7 +55,8 @@ char	*ping_report_iso8601(char *buf, size_t len, long long t);
 
 /*
  * "expires 2027-03-06, in 94 days" (or "expired 2026-01-01, 3 days
- * ago") for a certificate's notAfter seen at now.
+ * ago") for a certificate's notAfter seen at now: whole days, cut
+ * toward zero as the monitoring line's cert_days (to a tenth) is.
  */
 char	*ping_report_expiry(char *buf, size_t len, long long not_after,
 	    long long now);
@@ -88,7 +89,10 @@ void	 ping_report_late(FILE *f, const char *addr, unsigned long long seq,
 void	 ping_report_dup(FILE *f, const char *addr, unsigned long long seq,
 	    size_t size);
 
-/* "Received: TEXT" (control bytes as \xNN; one newline at the end). */
+/*
+ * "Received: TEXT" (one newline at the end); controls (C0 but tab and
+ * newline, DEL, C1) and bytes that are not UTF-8 as \xNN.
+ */
 void	 ping_report_received(FILE *f, const unsigned char *b, size_t n);
 
 /* The statistics lines (the rtt line only when something was echoed). */
