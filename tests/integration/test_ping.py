@@ -1283,3 +1283,13 @@ class PingReview(SechoServer):
         self.assertEqual(seqs, list(range(1, len(seqs) + 1)), r.out[-2000:])
         self.assertEqual(r.stats()[0], len(seqs), r.out[-2000:])
 
+    # -- smaller points
+
+    def test_usage_not_monitoring(self):
+        # "--warning" is -m's TEXT here: a usage error (no HOST), not UNKNOWN
+        r = self.ping("-m", "--warning")
+        self.assertEqual(r.rc, 64, str(r))
+        self.assertEqual(r.out, "")
+        r = self.ping("--resume=1", "h")
+        self.assertEqual(r.rc, 64, str(r))
+        self.assertIn("--resume takes no argument", r.err)
