@@ -268,7 +268,10 @@ main(int argc, char **argv)
 	if (ping_probe_init(&r, &o, res, err, sizeof(err)) == -1) {
 		freeaddrinfo(res);
 		fprintf(stderr, "secho-ping: %s\n", err);
-		return o.po_monitor ? PING_STATE_UNKNOWN : PING_EXIT_CANNOT;
+		if (!o.po_monitor)
+			return PING_EXIT_CANNOT;
+		ping_report_monitor_error(stdout, PING_STATE_UNKNOWN, NULL, NULL, err);
+		return PING_STATE_UNKNOWN;
 	}
 	if (o.po_tls && (r.r_ctx = ptls_ctx_new(&o, err, sizeof(err))) == NULL) {
 		status = cannot(&o, r.r_addr, err);

@@ -199,6 +199,7 @@ ptls_handshake(SSL_CTX *ctx, int fd, const struct ping_opts *o,
     int *interrupted)
 {
 	SSL *ssl;
+	char why[256];
 	int rc, code, w;
 	short rev;
 
@@ -206,7 +207,8 @@ ptls_handshake(SSL_CTX *ctx, int fd, const struct ping_opts *o,
 	cert_requested = 0;
 	ERR_clear_error();
 	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
-		fail_text(ssl, SSL_ERROR_SSL, 0, err, errlen);
+		sslerr_text(why, sizeof(why), "out of memory");
+		snprintf(err, errlen, "cannot set up TLS: %s", why);
 		SSL_free(ssl);
 		return NULL;
 	}

@@ -1285,6 +1285,24 @@ class PingReview(SechoServer):
 
     # -- smaller points
 
+    def test_ssl_new_failure_in_words(self):
+        s = self.serve(lambda c, srv: [None for _ in iter(lambda: recv_some(c, srv), b"")])
+        r = self.ping("-S", "--insecure", "-c", 1, "127.0.0.1", s.port,
+                      env=self.shim() | {"SECHO_PING_SHIM": "ssl-new"})
+        self.assertEqual(r.rc, 2, str(r))
+        self.assertIn("TLS handshake with 127.0.0.1:%d failed: cannot set up TLS" % s.port, r.err)
+
+    def test_monitoring_line_when_probes_cannot_be_set_up(self):
+        if b"__asan_init" in open(ping_bin(), "rb").read():
+            self.skipTest("an address-space limit and ASan do not mix")
+        import resource
+
+        def small():                # room to start, not for 3 x 16 MiB
+            resource.setrlimit(resource.RLIMIT_AS, (32 << 20, 32 << 20))
+        r = self.ping("--warning", "1,1", "-s", 16777216, "127.0.0.1", self.port(), preexec_fn=small)
+        self.assertEqual(r.rc, 3, str(r))
+        self.assertEqual(r.out, "SECHO-PING UNKNOWN - out of memory for 16777216-byte probes\n")
+
     def test_usage_not_monitoring(self):
         # "--warning" is -m's TEXT here: a usage error (no HOST), not UNKNOWN
         r = self.ping("-m", "--warning")
