@@ -6,8 +6,11 @@ Against a real secho (TCP, UDP, TLS 1.2 and 1.3, client certificates,
 front of a plain echo), against small misbehaving servers written here
 (corrupting, dropping, slow, late, closing mid-echo, silent, echoing
 byte by byte), and in monitoring mode (OK, WARNING, CRITICAL, UNKNOWN,
---cert-days).  Loopback only, random free ports; every process started
-here is stopped by its PID (or its own process group)."""
+--cert-days).  PingReview holds a test per finding of the code review
+(idle-closed connections, stale UDP echoes, a byte too few or too many,
+...), some with a preloaded library that makes a rare moment happen every
+time.  Loopback only, random free ports; every process started here is
+stopped by its PID (or its own process group)."""
 
 import json
 import os
