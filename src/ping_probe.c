@@ -291,8 +291,12 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 			} else if (n == PTLS_AGAIN) {
 				wready = 0;
 				wwant = ev;
-			} else
+			} else {
+				if (n == PTLS_EOF)
+					snprintf(err, sizeof(err), "connection "
+					    "closed by the server");
 				goto failed;
+			}
 		}
 		/* Nothing else is outstanding (ping_probe_reusable()). */
 		if (rready && sent > got) {
