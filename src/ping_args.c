@@ -229,23 +229,39 @@ int
 ping_args_monitoring(int argc, char **argv)
 {
 	const struct option *opt;
-	const char *a, *eq;
+	const char *a, *eq, *s;
 	size_t n;
-	int k;
+	int k, j;
 
 	for (k = 1; k < argc; k++) {
 		a = argv[k];
 		if (strcmp(a, "--") == 0)
 			break;
-		if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
+		if (a[0] != '-' || a[1] == '\0')
+			continue;		/* HOST, PORT */
+		if (a[1] != '-') {
+			/*
+			 * "-m TEXT", "-qc 3": the next argument is the
+			 * option's when nothing follows its letter.
+			 */
+			for (j = 1; a[j] != '\0'; j++)
+				if (a[j] != ':' && (s = strchr(short_opts,
+				    a[j])) != NULL && s[1] == ':') {
+					k += a[j + 1] == '\0';
+					break;
+				}
 			continue;
+		}
 		a += 2;
 		eq = strchr(a, '=');
 		n = eq ? (size_t)(eq - a) : strlen(a);
-		if ((opt = long_match(a, n)) != NULL &&
-		    (opt->val == OPT_WARNING || opt->val == OPT_CRITICAL ||
-		    opt->val == OPT_CERT_DAYS))
+		if ((opt = long_match(a, n)) == NULL)
+			continue;
+		if (opt->val == OPT_WARNING || opt->val == OPT_CRITICAL ||
+		    opt->val == OPT_CERT_DAYS)
 			return 1;
+		if (opt->has_arg == required_argument && eq == NULL)
+			k++;			/* "--sni NAME" */
 	}
 	return 0;
 }
@@ -273,6 +289,21 @@ opt_name(int c, char *buf, size_t len)
 		}
 	snprintf(buf, len, "-%c", c);
 	return buf;
+}
+
+/* "--resume=1": 1 with "--resume" in buf when a is that mistake. */
+static int
+no_argument_given(const char *a, char *buf, size_t len)
+{
+	const struct option *opt;
+	const char *eq;
+
+	if (strncmp(a, "--", 2) != 0 || (eq = strchr(a, '=')) == NULL ||
+	    (opt = long_match(a + 2, (size_t)(eq - a - 2))) == NULL ||
+	    opt->has_arg != no_argument)
+		return 0;
+	snprintf(buf, len, "--%s", opt->name);
+	return 1;
 }
 
 /* Options that only mean something with -S, for the conflict check. */
@@ -505,6 +536,10 @@ ping_args_parse(struct ping_opts *o, int argc, char **argv, char *err,
 			return fail(err, errlen, "-%c needs an argument",
 			    optopt);
 		default:
+			if (no_argument_given(argv[optind - 1], nbuf,
+			    sizeof(nbuf)))
+				return fail(err, errlen, "%s takes no argument",
+				    nbuf);
 			if (optopt != 0 && optopt < 256)
 				return fail(err, errlen, "unknown option -%c",
 				    optopt);

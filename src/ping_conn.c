@@ -1,12 +1,14 @@
 /*
  * ping_conn.c - secho-ping's sockets: resolution, connect within a
- * deadline, waits, the monotonic clock (ping_conn.h).
+ * deadline, waits (where SIGINT and SIGTERM are let in), the monotonic
+ * clock (ping_conn.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +18,71 @@
 #include "secho/ping_conn.h"
 
 volatile sig_atomic_t ping_stop;
+
+/* The signal mask inside the waits: SIGINT and SIGTERM let in. */
+static sigset_t wait_mask;
+static int have_wait_mask;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	ping_stop = 1;
+}
+
+int
+ping_conn_signals(void)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	/*
+	 * Blocked from here on but inside ppoll(), which lets them in
+	 * atomically: a signal that comes between a check of ping_stop and
+	 * the wait after it is taken when the wait starts, and ends it, where
+	 * poll() or clock_nanosleep() would wait out -W or the interval.
+	 * Nothing else (a write to standard output) is ever interrupted.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &block, &wait_mask) == -1)
+		return -1;
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	have_wait_mask = 1;
+	return 0;
+}
+
+/* ppoll() with the signals let in; ns: the time to wait, at most. */
+static int
+wait_ns(struct pollfd *p, nfds_t n, long long ns)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ns / 1000000000LL);
+	ts.tv_nsec = (long)(ns % 1000000000LL);
+	return ppoll(p, n, &ts, have_wait_mask ? &wait_mask : NULL);
+}
+
+int
+ping_conn_interrupted(void)
+{
+	if (!ping_stop && have_wait_mask)
+		(void)wait_ns(NULL, 0, 0);
+	return ping_stop != 0;
+}
 
 long long
 ping_conn_now_ns(void)
@@ -105,7 +172,7 @@ ping_conn_wait(int fd, short events, long long deadline, short *revents)
 {
 	struct pollfd p;
 	long long left;
-	int ms, rc;
+	int rc;
 
 	for (;;) {
 		if (ping_stop)
@@ -113,13 +180,10 @@ ping_conn_wait(int fd, short events, long long deadline, short *revents)
 		left = deadline - ping_conn_now_ns();
 		if (left <= 0)
 			return 0;
-		/* Round up, so a wait never ends just before its deadline. */
-		ms = left > 3600000000000LL ? 3600000 :
-		    (int)((left + 999999) / 1000000);
 		p.fd = fd;
 		p.events = events;
 		p.revents = 0;
-		rc = poll(&p, 1, ms);
+		rc = wait_ns(&p, 1, left);
 		if (rc > 0) {
 			*revents = p.revents;
 			return 1;
@@ -132,14 +196,13 @@ ping_conn_wait(int fd, short events, long long deadline, short *revents)
 int
 ping_conn_sleep_until(long long deadline)
 {
-	struct timespec ts;
+	long long left;
 
-	ts.tv_sec = deadline / 1000000000LL;
-	ts.tv_nsec = deadline % 1000000000LL;
 	while (!ping_stop) {
-		if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-		    NULL) == 0)
+		left = deadline - ping_conn_now_ns();
+		if (left <= 0)
 			return 0;
+		(void)wait_ns(NULL, 0, left);
 	}
 	return -1;
 }

@@ -58,28 +58,6 @@ static const char usage_text[] =
     "  --cert-days WARN[,CRIT]  monitoring mode: certificate expiry\n"
     "  -h, --help    this text;  -V, --version  the version\n";
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	ping_stop = 1;
-}
-
-/* SIGINT/SIGTERM end the run with the statistics; no SA_RESTART. */
-static void
-signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
 /*
  * The run could not start or go on: the reason on standard error (and
  * the monitoring line).  Returns the status.
@@ -179,7 +157,7 @@ run(struct ping_run *r, const struct ping_opts *o, double conn_us,
 		memset(&line, 0, sizeof(line));
 		line.pl_connect_us = line.pl_handshake_us = -1;
 		line.pl_resumed = -1;
-		if (seq > 1 && (o->po_new_conn || r->r_fd == -1)) {
+		if (seq > 1 && (o->po_new_conn || !ping_probe_reusable(r))) {
 			rc = ping_probe_connect(r, t + r->r_wait_ns, &conn_us, &hs_us,
 			    err, sizeof(err));
 			if (rc == -2)
@@ -271,7 +249,16 @@ main(int argc, char **argv)
 		ping_report_monitor_error(stdout, PING_STATE_UNKNOWN, NULL, NULL, err);
 		return PING_STATE_UNKNOWN;
 	}
-	signals();
+	/* SIGINT/SIGTERM end the run with the statistics (ping_conn.h). */
+	if (ping_conn_signals() == -1) {
+		snprintf(err, sizeof(err), "cannot set up signals: %s",
+		    strerror(errno));
+		fprintf(stderr, "secho-ping: %s\n", err);
+		if (!o.po_monitor)
+			return PING_EXIT_CANNOT;
+		ping_report_monitor_error(stdout, PING_STATE_UNKNOWN, NULL, NULL, err);
+		return PING_STATE_UNKNOWN;
+	}
 	if (o.po_insecure)
 		fprintf(stderr, "secho-ping: warning: --insecure: the server's "
 		    "certificate and name are not verified\n");
@@ -281,7 +268,10 @@ main(int argc, char **argv)
 	if (ping_probe_init(&r, &o, res, err, sizeof(err)) == -1) {
 		freeaddrinfo(res);
 		fprintf(stderr, "secho-ping: %s\n", err);
-		return o.po_monitor ? PING_STATE_UNKNOWN : PING_EXIT_CANNOT;
+		if (!o.po_monitor)
+			return PING_EXIT_CANNOT;
+		ping_report_monitor_error(stdout, PING_STATE_UNKNOWN, NULL, NULL, err);
+		return PING_STATE_UNKNOWN;
 	}
 	if (o.po_tls && (r.r_ctx = ptls_ctx_new(&o, err, sizeof(err))) == NULL) {
 		status = cannot(&o, r.r_addr, err);

@@ -17,6 +17,8 @@
 #include "secho/ping_tls.h"
 
 #define NO_BAD	SIZE_MAX
+/* Receive room beyond a probe, to see an echo longer than the probe. */
+#define ROOM	4096
 
 static void
 random_bytes(unsigned char *b, size_t n)
@@ -53,7 +55,7 @@ ping_probe_init(struct ping_run *r, const struct ping_opts *o,
 	r->r_first_seq = 1;
 	ping_stats_init(&r->r_st);
 	addr_format(ai->ai_addr, r->r_addr, sizeof(r->r_addr));
-	r->r_rxlen = o->po_size > 65536 ? o->po_size : 65536;
+	r->r_rxlen = (o->po_size > 65536 ? o->po_size : 65536) + ROOM;
 	if ((r->r_rx = malloc(r->r_rxlen)) == NULL ||
 	    (o->po_text == NULL && (body = malloc(o->po_size)) == NULL))
 		goto nomem;
@@ -190,14 +192,74 @@ read_late(struct ping_run *r, unsigned long long p, size_t off, size_t n,
 	if (ping_payload_diff(&r->r_pl, p, off, r->r_rx, (size_t)k) < (size_t)k)
 		r->r_late_bad = 1;
 	r->r_rxoff += (size_t)k;
-	if (off + (size_t)k == size) {
-		/* A late echo that differs is not worth a line. */
-		r->r_st.st_late += !r->r_late_bad;
-		if (r->r_lines != NULL && !r->r_late_bad)
+	/* A late echo that differs is not worth a line (nor the connection). */
+	if (off + (size_t)k == size && !r->r_late_bad) {
+		r->r_st.st_late++;
+		if (r->r_lines != NULL)
 			ping_report_late(r->r_lines, r->r_addr, p, size);
-		r->r_late_bad = 0;
 	}
 	return k;
+}
+
+/*
+ * Nothing outstanding on the connection: is it still open and quiet?  A
+ * server closes a connection left idle (secho's idle_timeout), a
+ * firewall resets it: then 0, so that the next probe gets a new
+ * connection instead of being lost to the old one.  Bytes that nobody
+ * asked for also give 0: they would shift every echo after them.
+ */
+static int
+still_open(struct ping_run *r)
+{
+	ssize_t k;
+
+	if (r->r_ssl != NULL)
+		return ptls_peek(r->r_ssl) == PTLS_AGAIN;
+	k = recv(r->r_fd, r->r_rx, 1, MSG_PEEK | MSG_DONTWAIT);
+	return k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/*
+ * The echo of a probe lost to -W may have come since: read what is there
+ * without waiting, checked against that probe ("seq=N late").
+ */
+static void
+read_late_now(struct ping_run *r)
+{
+	size_t size = r->r_pl.pl_size, off, n;
+	short want;
+	char err[256];
+
+	while (r->r_tx > r->r_rxoff) {
+		off = (size_t)(r->r_rxoff % size);
+		n = size - off;
+		if (n > r->r_tx - r->r_rxoff)
+			n = (size_t)(r->r_tx - r->r_rxoff);
+		if (read_late(r, r->r_conn_first + r->r_rxoff / size, off, n,
+		    &want, err, sizeof(err)) <= 0)
+			break;
+	}
+}
+
+int
+ping_probe_reusable(struct ping_run *r)
+{
+	if (r->r_fd == -1)
+		return 0;
+	if (r->r_ai->ai_socktype == SOCK_DGRAM)
+		return 1;
+	/*
+	 * A probe lost to -W leaves its echo outstanding: the connection
+	 * goes on only when all of it came back since, intact.  Otherwise
+	 * the path may be dead (nothing comes, and TCP would retransmit for
+	 * many minutes), or the server dropped bytes: every later echo
+	 * would be taken for the rest of this one.
+	 */
+	read_late_now(r);
+	if (r->r_tx == r->r_rxoff && !r->r_late_bad && still_open(r))
+		return 1;
+	ping_probe_disconnect(r);
+	return 0;
 }
 
 static void
@@ -206,8 +268,8 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
     struct ping_probe_end *end)
 {
 	struct payload *pl = &r->r_pl;
-	size_t size = pl->pl_size, sent = 0, got = 0, bad = NO_BAD, off, want_n, d;
-	unsigned long long p, avail;
+	size_t size = pl->pl_size, sent = 0, got = 0, bad = NO_BAD, want_n, room;
+	size_t k, d;
 	short wwant = POLLOUT, rwant = POLLIN, ev = 0, rev;
 	int wready = 1, rready, n, w, progress, proto = 0;
 	char err[256], ws[32];
@@ -229,33 +291,36 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 			} else if (n == PTLS_AGAIN) {
 				wready = 0;
 				wwant = ev;
-			} else
+			} else {
+				if (n == PTLS_EOF)
+					snprintf(err, sizeof(err), "connection "
+					    "closed by the server");
 				goto failed;
+			}
 		}
-		avail = r->r_tx - r->r_rxoff;
-		if (rready && avail > 0) {
-			p = r->r_conn_first + r->r_rxoff / size;
-			off = (size_t)(r->r_rxoff % size);
-			want_n = size - off;
-			if (want_n > avail)
-				want_n = (size_t)avail;
-			if (p < seq)
-				n = read_late(r, p, off, want_n, &ev, err,
-				    sizeof(err));
-			else if ((n = io_read(r, r->r_rx + off, want_n, &ev,
+		/* Nothing else is outstanding (ping_probe_reusable()). */
+		if (rready && sent > got) {
+			want_n = sent - got;
+			/*
+			 * All sent: room for more, since bytes beyond the echo
+			 * make it corrupted (they would shift every later one).
+			 */
+			room = sent == size ? r->r_rxlen - size : 0;
+			if ((n = io_read(r, r->r_rx + got, want_n + room, &ev,
 			    err, sizeof(err))) > 0) {
+				k = (size_t)n < want_n ? (size_t)n : want_n;
 				if (bad == NO_BAD && (d = ping_payload_diff(pl, seq,
-				    off, r->r_rx + off, (size_t)n)) < (size_t)n)
-					bad = off + d;
+				    got, r->r_rx + got, k)) < k)
+					bad = got + d;
 				got += (size_t)n;
 				r->r_rxoff += (size_t)n;
-				if (off + (size_t)n == size)
+				if (got >= size)
 					break;		/* complete */
 			}
 			if (n > 0) {
 				progress = 1;
 				/* A short plain read drained the socket. */
-				if (r->r_ssl == NULL && (size_t)n < want_n)
+				if (r->r_ssl == NULL && (size_t)n < want_n + room)
 					rready = 0;
 			} else if (n == PTLS_AGAIN) {
 				rready = 0;
@@ -312,15 +377,24 @@ probe_stream(struct ping_run *r, unsigned long long seq, long long t0,
 		}
 	}
 	line->pl_rtt_us = (double)(ping_conn_now_ns() - t0) / 1000.0;
+	/* TLS: more may wait in a record already read. */
+	if (got == size && r->r_ssl != NULL && SSL_has_pending(r->r_ssl) &&
+	    (n = io_read(r, r->r_rx + got, r->r_rxlen - got, &ev, err,
+	    sizeof(err))) > 0)
+		got += (size_t)n;
 	line->pl_got = got;
+	if (bad == NO_BAD && got > size)
+		bad = size;
 	if (bad == NO_BAD) {
 		line->pl_outcome = PROBE_ECHOED;
 		return;
 	}
 	line->pl_outcome = PROBE_CORRUPTED;
 	line->pl_bad_off = bad;
-	line->pl_sent_byte = pl->pl_buf[bad];
+	line->pl_sent_byte = bad < size ? pl->pl_buf[bad] : -1;
 	line->pl_got_byte = r->r_rx[bad];
+	/* A byte lost, or one too many, would shift every later echo. */
+	ping_probe_disconnect(r);
 	return;
 failed:
 	snprintf(end->pe_reason, sizeof(end->pe_reason), "%s after %zu of %zu "
@@ -340,6 +414,83 @@ lost:
 	line->pl_got = got;
 }
 
+static int
+came_back(const struct ping_run *r, unsigned long long seq)
+{
+	return r->r_back[seq % PING_PROBE_BACK / 8] >> (seq % 8) & 1;
+}
+
+static void
+set_back(struct ping_run *r, unsigned long long seq, int back)
+{
+	unsigned char bit = (unsigned char)(1u << (seq % 8));
+
+	if (back)
+		r->r_back[seq % PING_PROBE_BACK / 8] |= bit;
+	else
+		r->r_back[seq % PING_PROBE_BACK / 8] &= (unsigned char)~bit;
+}
+
+/*
+ * A datagram of an earlier probe than cur (late; 0: which one cannot be
+ * told): the late echo of a lost probe, or a duplicate.
+ */
+static void
+stale(struct ping_run *r, unsigned long long cur, unsigned long long late,
+    size_t len)
+{
+	if (late != 0 && cur - late < PING_PROBE_BACK && came_back(r, late)) {
+		if (r->r_lines != NULL)
+			ping_report_dup(r->r_lines, r->r_addr, late, len);
+		return;
+	}
+	if (late != 0) {
+		set_back(r, late, 1);
+		r->r_st.st_late++;
+	}
+	if (r->r_lines != NULL)
+		ping_report_late(r->r_lines, r->r_addr, late, len);
+}
+
+/*
+ * Before probe seq is sent, whatever is queued came after the last probe
+ * ended (late echoes, duplicates): read it all without waiting and
+ * report it, so that none is taken for seq's echo; with -m, or -s below
+ * 8, nothing else could tell.  Stops at deadline; 0, or -1 when
+ * interrupted.
+ */
+static int
+drain(struct ping_run *r, unsigned long long seq, long long deadline)
+{
+	unsigned long long late;
+	size_t bad;
+	ssize_t k;
+
+	for (;;) {
+		k = recv(r->r_fd, r->r_rx, r->r_rxlen, MSG_TRUNC | MSG_DONTWAIT);
+		if (k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		/* k == -1: an ICMP error of an earlier probe, told then. */
+		if (k >= 0) {
+			switch (ping_payload_classify(&r->r_pl, seq, r->r_first_seq,
+			    r->r_rx, (size_t)k, &late, &bad)) {
+			case PAYLOAD_LATE:
+				stale(r, seq, late, (size_t)k);
+				break;
+			case PAYLOAD_ECHO:	/* the same bytes as every probe */
+				stale(r, seq, 0, (size_t)k);
+				break;
+			case PAYLOAD_CORRUPT:	/* no one's: not worth a line */
+				break;
+			}
+		}
+		if (ping_conn_interrupted())
+			return -1;
+		if (ping_conn_now_ns() >= deadline)
+			return 0;
+	}
+}
+
 static void
 probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
     long long deadline, struct ping_probe_line *line,
@@ -353,6 +504,11 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 	int w;
 	char ws[32];
 
+	if (drain(r, seq, deadline) == -1) {
+		end->pe_interrupted = 1;
+		return;
+	}
+	set_back(r, seq, 0);
 	while (send(r->r_fd, pl->pl_buf, pl->pl_size, 0) == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			if ((w = ping_conn_wait(r->r_fd, POLLOUT, deadline, &rev)) > 0)
@@ -385,10 +541,22 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 			switch (ping_payload_classify(pl, seq, r->r_first_seq, r->r_rx,
 			    (size_t)k, &late, &bad)) {
 			case PAYLOAD_LATE:
-				r->r_st.st_late++;
-				if (r->r_lines != NULL)
-					ping_report_late(r->r_lines, r->r_addr, late,
-					    (size_t)k);
+				stale(r, seq, late, (size_t)k);
+				/*
+				 * A flood of them must not hold the probe
+				 * past -W, nor keep SIGINT out.
+				 */
+				if (ping_conn_interrupted()) {
+					end->pe_interrupted = 1;
+					return;
+				}
+				if (ping_conn_now_ns() >= deadline) {
+					snprintf(end->pe_reason,
+					    sizeof(end->pe_reason), "no echo "
+					    "within %s s", wait_text(r, ws,
+					    sizeof(ws)));
+					goto lost;
+				}
 				continue;
 			case PAYLOAD_ECHO:
 				line->pl_outcome = PROBE_ECHOED;
@@ -402,6 +570,7 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 				    r->r_rx[bad] : -1;
 				break;
 			}
+			set_back(r, seq, 1);
 			line->pl_rtt_us = (double)(ping_conn_now_ns() - t0) / 1000.0;
 			line->pl_got = (size_t)k;
 			return;

@@ -29,6 +29,44 @@ ping_report_num(char *buf, size_t len, double v, int decimals)
 	return buf;
 }
 
+/*
+ * The length (1 to 4) of the well-formed UTF-8 character at p, of which
+ * at most n bytes may be read (RFC 3629: no overlong forms, surrogates or
+ * code points above U+10FFFF), or 0 when none starts there.  Reads no
+ * further than the first byte that does not fit, so a NUL ends it.
+ */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
 static char *
 ms(char *buf, size_t len, double us)
 {
@@ -54,24 +92,31 @@ ping_report_days_left(long long not_after, long long now)
 	return (double)(not_after - now) / 86400.0;
 }
 
+/*
+ * The days left as shown: cut to a tenth, toward zero, so that the text
+ * ("in 1 day", "2 days ago") gives the whole days of the perfdata
+ * (cert_days=1.9, cert_days=-2), never one more.
+ */
+static double
+days_shown(long long not_after, long long now)
+{
+	return trunc(ping_report_days_left(not_after, now) * 10) / 10;
+}
+
 char *
 ping_report_expiry(char *buf, size_t len, long long not_after, long long now)
 {
 	char date[32];
-	double d = ping_report_days_left(not_after, now);
-	long long days;
+	long long days = (long long)days_shown(not_after, now);
 
 	ping_report_iso8601(date, sizeof(date), not_after);
 	date[10] = '\0';			/* YYYY-MM-DD */
-	if (d >= 0) {
-		days = (long long)floor(d);
+	if (not_after >= now)
 		snprintf(buf, len, "expires %s, in %lld day%s", date, days,
 		    days == 1 ? "" : "s");
-	} else {
-		days = (long long)ceil(-d);
-		snprintf(buf, len, "expired %s, %lld day%s ago", date, days,
-		    days == 1 ? "" : "s");
-	}
+	else
+		snprintf(buf, len, "expired %s, %lld day%s ago", date, -days,
+		    days == -1 ? "" : "s");
 	return buf;
 }
 
@@ -100,7 +145,8 @@ ping_report_tls(FILE *f, const struct ping_tls_info *ti, long long now)
 	if (ti->ti_alpn[0] != '\0')
 		fprintf(f, " ALPN %s", ti->ti_alpn);
 	if (ti->ti_has_cert)
-		fprintf(f, ", certificate %s (%s)", ti->ti_subject,
+		fprintf(f, ", certificate %s%s(%s)", ti->ti_subject,
+		    ti->ti_subject[0] != '\0' ? " " : "",
 		    ping_report_expiry(exp, sizeof(exp), ti->ti_not_after, now));
 	else
 		fprintf(f, ", no certificate");
@@ -145,22 +191,43 @@ ping_report_probe(FILE *f, const char *addr, const struct ping_probe_line *p)
 void
 ping_report_late(FILE *f, const char *addr, unsigned long long seq, size_t size)
 {
-	fprintf(f, "%zu bytes from %s: seq=%llu late, already counted as lost\n",
-	    size, addr, seq);
+	if (seq == 0)
+		fprintf(f, "%zu bytes from %s: late echo of an earlier probe\n",
+		    size, addr);
+	else
+		fprintf(f, "%zu bytes from %s: seq=%llu late, already counted "
+		    "as lost\n", size, addr, seq);
+}
+
+void
+ping_report_dup(FILE *f, const char *addr, unsigned long long seq, size_t size)
+{
+	fprintf(f, "%zu bytes from %s: seq=%llu (DUP!)\n", size, addr, seq);
 }
 
 void
 ping_report_received(FILE *f, const unsigned char *b, size_t n)
 {
-	size_t i;
+	size_t i, j, k;
 
 	fputs("Received: ", f);
-	for (i = 0; i < n; i++) {
-		if ((b[i] < 0x20 && b[i] != '\t' && b[i] != '\n') ||
-		    b[i] == 0x7f)
-			fprintf(f, "\\x%02x", b[i]);
-		else
-			fputc(b[i], f);
+	/*
+	 * The server's bytes, for a terminal: text (UTF-8 included) as it
+	 * is, but controls as \xNN: C0 but tab and newline, DEL, C1 (U+0080
+	 * to U+009F), and bytes that are not UTF-8 (0x9b alone is CSI to
+	 * some terminals).
+	 */
+	for (i = 0; i < n; i += k) {
+		k = utf8_len(b + i, n - i);
+		if (k == 0 || (k == 1 && ((b[i] < 0x20 && b[i] != '\t' &&
+		    b[i] != '\n') || b[i] == 0x7f)) ||
+		    (k == 2 && b[i] == 0xc2 && b[i + 1] < 0xa0)) {
+			if (k == 0)
+				k = 1;
+			for (j = 0; j < k; j++)
+				fprintf(f, "\\x%02x", b[i + j]);
+		} else
+			fwrite(b + i, 1, k, f);
 	}
 	if (n == 0 || b[n - 1] != '\n')
 		fputc('\n', f);
@@ -189,6 +256,7 @@ void
 ping_report_json_string(FILE *f, const char *s)
 {
 	const unsigned char *p;
+	size_t n;
 
 	if (s == NULL) {
 		fputs("null", f);
@@ -196,6 +264,16 @@ ping_report_json_string(FILE *f, const char *s)
 	}
 	fputc('"', f);
 	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x80) {
+			/* JSON is UTF-8: anything else becomes U+FFFD. */
+			if ((n = utf8_len(p, 4)) == 0)
+				fputs("\\ufffd", f);
+			else {
+				fwrite(p, 1, n, f);
+				p += n - 1;
+			}
+			continue;
+		}
 		switch (*p) {
 		case '"':
 			fputs("\\\"", f);
@@ -305,7 +383,7 @@ ping_report_monitor(FILE *f, int state, const char *addr, const struct ping_opts
 	if (st->st_corrupted > 0)
 		fprintf(f, ", %llu corrupted", st->st_corrupted);
 	if (cert) {
-		days = ping_report_days_left(ti->ti_not_after, now);
+		days = days_shown(ti->ti_not_after, now);
 		fprintf(f, ", certificate %s", ping_report_expiry(exp, sizeof(exp),
 		    ti->ti_not_after, now));
 	}

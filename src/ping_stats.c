@@ -86,7 +86,9 @@ ping_stats_state(const struct ping_stats *st, const struct ping_opts *o,
 	if (threshold_hit(&o->po_warn, st))
 		state = PING_STATE_WARNING;
 	if (o->po_cert_days && have_cert) {
-		if (o->po_cert_crit_set && cert_days < o->po_cert_crit)
+		/* Expired is CRITICAL, whatever CRIT says (as check_http). */
+		if (cert_days < 0 ||
+		    (o->po_cert_crit_set && cert_days < o->po_cert_crit))
 			return PING_STATE_CRITICAL;
 		if (cert_days < o->po_cert_warn)
 			state = worse(state, PING_STATE_WARNING);

@@ -176,11 +176,14 @@ fail_text(SSL *ssl, int code, int e, char *err, size_t errlen)
 		snprintf(err, errlen, "the server closed the TLS connection");
 		break;
 	case SSL_ERROR_SYSCALL:
-		if (e != 0)
-			snprintf(err, errlen, "%s", ping_conn_errno_text(e));
+		snprintf(why, sizeof(why), "%s", e != 0 ?
+		    ping_conn_errno_text(e) : "the server closed the connection");
+		if (cert_requested)
+			snprintf(err, errlen, "%s (the server asked for a "
+			    "client certificate: give one with --cert and "
+			    "--key)", why);
 		else
-			snprintf(err, errlen, "the server closed the "
-			    "connection");
+			snprintf(err, errlen, "%s", why);
 		break;
 	default:
 		sslerr_text(why, sizeof(why), "TLS error");
@@ -196,6 +199,7 @@ ptls_handshake(SSL_CTX *ctx, int fd, const struct ping_opts *o,
     int *interrupted)
 {
 	SSL *ssl;
+	char why[256];
 	int rc, code, w;
 	short rev;
 
@@ -203,7 +207,8 @@ ptls_handshake(SSL_CTX *ctx, int fd, const struct ping_opts *o,
 	cert_requested = 0;
 	ERR_clear_error();
 	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
-		fail_text(ssl, SSL_ERROR_SSL, 0, err, errlen);
+		sslerr_text(why, sizeof(why), "out of memory");
+		snprintf(err, errlen, "cannot set up TLS: %s", why);
 		SSL_free(ssl);
 		return NULL;
 	}
@@ -250,7 +255,9 @@ ptls_info(SSL *ssl, const struct ping_opts *o, struct ping_tls_info *ti)
 	X509 *cert;
 	BIO *bio;
 	struct tm tm;
-	int n;
+	char *p;
+	long n;
+	size_t len;
 
 	memset(ti, 0, sizeof(*ti));
 	ti->ti_set = 1;
@@ -272,9 +279,18 @@ ptls_info(SSL *ssl, const struct ping_opts *o, struct ping_tls_info *ti)
 	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
 		if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
 		    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-		    (n = BIO_read(bio, ti->ti_subject,
-		    (int)sizeof(ti->ti_subject) - 1)) > 0)
-			ti->ti_subject[n] = '\0';
+		    (n = BIO_get_mem_data(bio, &p)) > 0) {
+			len = (size_t)n;
+			/* Too long: cut where a character starts (UTF-8). */
+			if (len >= sizeof(ti->ti_subject)) {
+				len = sizeof(ti->ti_subject) - 1;
+				while (len > 0 && ((unsigned char)p[len] &
+				    0xc0) == 0x80)
+					len--;
+			}
+			memcpy(ti->ti_subject, p, len);
+			ti->ti_subject[len] = '\0';
+		}
 		BIO_free(bio);
 	}
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
@@ -316,9 +332,41 @@ ptls_read(SSL *ssl, void *buf, size_t len, short *want, char *err,
 	size_t n;
 
 	errno = 0;
-	if (SSL_read_ex(ssl, buf, len, &n) == 1)
+	if (SSL_read_ex(ssl, buf, len, &n) == 1) {
+		cert_requested = 0;	/* it echoed: our certificate will do */
 		return (int)n;
+	}
 	return io_result(ssl, SSL_get_error(ssl, 0), want, err, errlen);
+}
+
+/*
+ * A write failed.  A TLS 1.3 server that refuses our certificate sends
+ * its alert and closes: a large probe meets the reset (or EPIPE) before
+ * reading the alert, which may still wait in the socket.  One read
+ * without waiting picks it up: 1 with its reason in err, or 0.
+ */
+static int
+queued_alert(SSL *ssl, char *err, size_t errlen)
+{
+	unsigned char buf[256];
+	unsigned long e;
+	size_t n;
+
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_read_ex(ssl, buf, sizeof(buf), &n) == 1 ||
+	    SSL_get_error(ssl, 0) != SSL_ERROR_SSL)
+		goto none;
+	/* A received alert is the reason SSL_AD_REASON_OFFSET + its code. */
+	e = ERR_peek_error();
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL ||
+	    ERR_GET_REASON(e) < SSL_AD_REASON_OFFSET)
+		goto none;
+	fail_text(ssl, SSL_ERROR_SSL, 0, err, errlen);
+	return 1;
+none:
+	ERR_clear_error();
+	return 0;
 }
 
 int
@@ -326,11 +374,29 @@ ptls_write(SSL *ssl, const void *buf, size_t len, short *want, char *err,
     size_t errlen)
 {
 	size_t n;
+	int rc;
 
 	errno = 0;
 	if (SSL_write_ex(ssl, buf, len, &n) == 1)
 		return (int)n;
-	return io_result(ssl, SSL_get_error(ssl, 0), want, err, errlen);
+	rc = io_result(ssl, SSL_get_error(ssl, 0), want, err, errlen);
+	if (rc != PTLS_AGAIN && queued_alert(ssl, err, errlen))
+		return PTLS_PROTO;
+	return rc;
+}
+
+int
+ptls_peek(SSL *ssl)
+{
+	unsigned char c;
+	size_t n;
+	short want;
+	char err[256];
+
+	errno = 0;
+	if (SSL_peek_ex(ssl, &c, 1, &n) == 1)
+		return (int)n;
+	return io_result(ssl, SSL_get_error(ssl, 0), &want, err, sizeof(err));
 }
 
 void

@@ -141,6 +141,41 @@ test_monitoring_prescan(void **state)
 	assert_int_equal(ping_args_monitoring(3, argv), 0);
 }
 
+/* The argument of another option is not monitoring mode. */
+static void
+test_monitoring_prescan_arguments(void **state)
+{
+	static const struct {
+		const char	*args[6];
+		int		 want;
+	} t[] = {
+		{ { "-m", "--warning" }, 0 },
+		{ { "-qm", "--warning", "h" }, 0 },
+		{ { "-m--warning", "h" }, 0 },
+		{ { "--sni", "--critical", "h" }, 0 },
+		{ { "--sn", "--cert-days", "h" }, 0 },
+		{ { "-c", "3", "--warning", "1,1", "h" }, 1 },
+		{ { "-qc3", "--warning", "1,1", "h" }, 1 },
+		{ { "-mx", "--warning", "1,1", "h" }, 1 },
+		{ { "--sni=x", "--warning=1,1", "h" }, 1 },
+		{ { "-q", "--critical", "1,1", "h" }, 1 },
+	};
+	char store[6][32];
+	char *argv[8];
+	size_t i;
+	int argc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		argv[0] = strcpy(store[0], "secho-ping");
+		for (argc = 1; t[i].args[argc - 1] != NULL; argc++)
+			argv[argc] = strcpy(store[argc], t[i].args[argc - 1]);
+		argv[argc] = NULL;
+		if (ping_args_monitoring(argc, argv) != t[i].want)
+			fail_msg("case %zu (%s %s): want %d", i, t[i].args[0],
+			    t[i].args[1], t[i].want);
+	}
+}
+
 static void
 test_errors(void **state)
 {
@@ -181,6 +216,9 @@ test_errors(void **state)
 		{ { "-c" }, "-c needs an argument" },
 		{ { "-x", "h" }, "unknown option -x" },
 		{ { "--bogus", "h" }, "unknown option --bogus" },
+		{ { "-S", "-N", "--resume=1", "h" }, "--resume takes no argument" },
+		{ { "--insec=yes", "h" }, "--insecure takes no argument" },
+		{ { "--help=1" }, "--help takes no argument" },
 		{ { "-q" }, "HOST is missing" },
 		{ { "" }, "HOST must not be empty" },
 	};
@@ -291,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_monitoring_defaults),
 		cmocka_unit_test(test_monitoring_prescan),
+		cmocka_unit_test(test_monitoring_prescan_arguments),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_threshold),
 		cmocka_unit_test(test_seconds_days_alpn),

@@ -82,6 +82,11 @@ test_spec_text(void **state)
 	ping_report_tls(out_open(&o), &ti, NOT_AFTER + 86400 * 3);
 	out_is(&o, "TLS: TLSv1.3 TLS_AES_128_GCM_SHA256 ALPN h2, certificate "
 	    "CN=localhost (expired 2027-03-06, 3 days ago), not verified\n");
+	/* An empty subject: no second space. */
+	ti.ti_subject[0] = '\0';
+	ping_report_tls(out_open(&o), &ti, NOW);
+	out_is(&o, "TLS: TLSv1.3 TLS_AES_128_GCM_SHA256 ALPN h2, certificate "
+	    "(expires 2027-03-06, in 94 days), not verified\n");
 
 	memset(&p, 0, sizeof(p));
 	p.pl_seq = 1;
@@ -106,6 +111,13 @@ test_spec_text(void **state)
 	ping_report_probe(out_open(&o), "127.0.0.1:7", &p);
 	out_is(&o, "64 bytes from 127.0.0.1:7: seq=1 time=0.112 ms CORRUPTED "
 	    "at byte 18 (sent 0x41, got 0x61)\n");
+	ping_report_late(out_open(&o), "127.0.0.1:7", 4, 64);
+	out_is(&o, "64 bytes from 127.0.0.1:7: seq=4 late, already counted as "
+	    "lost\n");
+	ping_report_late(out_open(&o), "127.0.0.1:7", 0, 5);
+	out_is(&o, "5 bytes from 127.0.0.1:7: late echo of an earlier probe\n");
+	ping_report_dup(out_open(&o), "[::1]:7", 6, 64);
+	out_is(&o, "64 bytes from [::1]:7: seq=6 (DUP!)\n");
 	p.pl_outcome = PROBE_LOST;
 	p.pl_reason = "no echo within 2 s";
 	ping_report_probe(out_open(&o), "127.0.0.1:7", &p);
@@ -142,6 +154,13 @@ test_received(void **state)
 	out_is(&o, "Received: hi\n");
 	ping_report_received(out_open(&o), (const unsigned char *)"a\033[2Jb\x7f", 7);
 	out_is(&o, "Received: a\\x1b[2Jb\\x7f\n");
+	/* UTF-8 text stays; C1 controls and bytes that are not UTF-8 do not. */
+	ping_report_received(out_open(&o), (const unsigned char *)"\xc3\xbc"
+	    "ber \xe2\x9c\x93", 9);
+	out_is(&o, "Received: \xc3\xbc" "ber \xe2\x9c\x93\n");
+	ping_report_received(out_open(&o), (const unsigned char *)"a\x9b" "2Jb"
+	    "\xc2\x9b" "c\xff\xc3", 10);
+	out_is(&o, "Received: a\\x9b2Jb\\xc2\\x9bc\\xff\\xc3\n");
 }
 
 static void
@@ -157,6 +176,23 @@ test_json_string(void **state)
 	out_is(&o, "\"\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\"");
 	ping_report_json_string(out_open(&o), "CN=Zürich \xe2\x9c\x93");
 	out_is(&o, "\"CN=Zürich \xe2\x9c\x93\"");
+	/* Well-formed UTF-8 stays, up to U+10FFFF. */
+	ping_report_json_string(out_open(&o), "\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf "
+	    "\xed\x9f\xbf \xef\xbf\xbd");
+	out_is(&o, "\"\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \xed\x9f\xbf \xef\xbf\xbd\"");
+	/*
+	 * Anything else is U+FFFD, byte by byte: a character cut at the
+	 * end, a lone continuation byte, overlong forms, a surrogate, above
+	 * U+10FFFF, bytes that are never UTF-8.
+	 */
+	ping_report_json_string(out_open(&o), "CN=\xc3");
+	out_is(&o, "\"CN=\\ufffd\"");
+	ping_report_json_string(out_open(&o), "a\xe2\x9c");
+	out_is(&o, "\"a\\ufffd\\ufffd\"");
+	ping_report_json_string(out_open(&o), "\x80\xc0\xaf\xe0\x80\xaf\xed\xa0\x80"
+	    "\xf4\x90\x80\x80\xff\xfe");
+	out_is(&o, "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"
+	    "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
 	ping_report_json_string(out_open(&o), NULL);
 	out_is(&o, "null");
 	ping_report_json_string(out_open(&o), "");
@@ -247,6 +283,21 @@ test_monitor(void **state)
 	    "1 corrupted, certificate expires 2026-12-03, in 1 day"
 	    "|rtt=0.105ms;;;0 loss=0%;;;0;100 cert_days=1.9;30;7\n");
 
+	/* 1.96 days: the text's whole days are the perfdata's, not one more. */
+	ti.ti_not_after = NOW + 2 * 86400 - 3456;
+	ping_report_monitor(out_open(&o), PING_STATE_CRITICAL, "[::1]:7443", &opt,
+	    &st, &ti, NOW);
+	out_is(&o, "SECHO-PING CRITICAL - [::1]:7443 tls: rtt 0.105 ms, loss 0%, "
+	    "1 corrupted, certificate expires 2026-12-03, in 1 day"
+	    "|rtt=0.105ms;;;0 loss=0%;;;0;100 cert_days=1.9;30;7\n");
+	/* Expired 2.04 days ago: "2 days ago", cert_days=-2. */
+	ti.ti_not_after = NOW - 2 * 86400 - 3456;
+	ping_report_monitor(out_open(&o), PING_STATE_CRITICAL, "[::1]:7443", &opt,
+	    &st, &ti, NOW);
+	out_is(&o, "SECHO-PING CRITICAL - [::1]:7443 tls: rtt 0.105 ms, loss 0%, "
+	    "1 corrupted, certificate expired 2026-11-29, 2 days ago"
+	    "|rtt=0.105ms;;;0 loss=0%;;;0;100 cert_days=-2;30;7\n");
+
 	ping_report_monitor_error(out_open(&o), PING_STATE_UNKNOWN, NULL, NULL,
 	    "malformed --warning threshold \"x\"");
 	out_is(&o, "SECHO-PING UNKNOWN - malformed --warning threshold \"x\"\n");
@@ -272,6 +323,10 @@ test_numbers(void **state)
 	    "expires 2026-12-03, in 1 day");
 	assert_string_equal(ping_report_expiry(b, sizeof(b), NOW + 5, NOW),
 	    "expires 2026-12-02, in 0 days");
+	assert_string_equal(ping_report_expiry(b, sizeof(b), NOW - 86400 - 5,
+	    NOW), "expired 2026-11-30, 1 day ago");
+	assert_string_equal(ping_report_expiry(b, sizeof(b), NOW - 3 * 86400 + 5,
+	    NOW), "expired 2026-11-29, 2 days ago");
 }
 
 int

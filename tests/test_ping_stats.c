@@ -137,6 +137,10 @@ test_state(void **state)
 	run_state(5, 0, 0, 105, NULL, NULL, "30,7", 1, 1.9, PING_STATE_CRITICAL);
 	run_state(5, 0, 0, 105, NULL, NULL, "30", 1, 1.9, PING_STATE_WARNING);
 	run_state(5, 0, 0, 105, NULL, NULL, "30,7", 1, -2, PING_STATE_CRITICAL);
+	/* Expired (with --insecure) is CRITICAL also without CRIT. */
+	run_state(5, 0, 0, 105, NULL, NULL, "30", 1, -0.01, PING_STATE_CRITICAL);
+	run_state(5, 0, 0, 105, NULL, NULL, "0", 1, -400, PING_STATE_CRITICAL);
+	run_state(5, 0, 0, 105, NULL, NULL, "0", 1, 0, PING_STATE_OK);
 	run_state(5, 0, 0, 105, NULL, NULL, "30,7", 0, 0, PING_STATE_OK);
 	run_state(5, 0, 0, 200000, w, c, "30,7", 1, 20, PING_STATE_WARNING);
 	assert_string_equal(ping_stats_state_name(PING_STATE_UNKNOWN), "UNKNOWN");

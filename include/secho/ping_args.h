@@ -81,7 +81,8 @@ void	 ping_opts_defaults(struct ping_opts *o);
 /*
  * Does argv ask for monitoring mode (--warning, --critical or
  * --cert-days, also abbreviated or with "=")?  Decided before parsing,
- * so that a usage error there exits with UNKNOWN (3).  1 or 0.
+ * so that a usage error there exits with UNKNOWN (3).  The arguments of
+ * other options ("-m --warning") do not count.  1 or 0.
  */
 int	 ping_args_monitoring(int argc, char **argv);
 
@@ -96,7 +97,10 @@ int	 ping_args_monitoring(int argc, char **argv);
 int	 ping_args_parse(struct ping_opts *o, int argc, char **argv,
 	    char *err, size_t errlen);
 
-/* Seconds, fractions allowed, in [min, max]: "0.2", "2", "1e-3".  0/-1. */
+/*
+ * Seconds, fractions allowed, in [min, max]: "0.2", "2", ".5" (digits
+ * and a point only: no sign, exponent, "inf" or "nan").  0/-1.
+ */
 int	 ping_parse_seconds(const char *s, double min, double max, double *out);
 
 /*

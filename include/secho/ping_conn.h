@@ -14,6 +14,20 @@
 /* Set by the SIGINT/SIGTERM handler: stop after the current step. */
 extern volatile sig_atomic_t ping_stop;
 
+/*
+ * SIGINT and SIGTERM set ping_stop (SA_RESTART), SIGPIPE is ignored.
+ * SIGINT and SIGTERM are then blocked except inside the waits below, so
+ * a signal just before a wait ends it at once and nothing else is ever
+ * interrupted.  0, or -1 with errno.
+ */
+int	 ping_conn_signals(void);
+
+/*
+ * Let a pending SIGINT/SIGTERM in without waiting (for loops that may
+ * not reach a wait for a while).  1 when the run is to stop.
+ */
+int	 ping_conn_interrupted(void);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 long long ping_conn_now_ns(void);
 
@@ -35,8 +49,9 @@ int	 ping_conn_connect(const struct addrinfo *ai, long long deadline,
 	    char *err, size_t errlen);
 
 /*
- * poll() fd for events until deadline.  Returns 1 with *revents, 0 at
- * the deadline, -1 when a signal set ping_stop, -2 on error.
+ * Wait (ppoll) for events on fd until deadline.  Returns 1 with
+ * *revents, 0 at the deadline, -1 when a signal set ping_stop, -2 on
+ * error.
  */
 int	 ping_conn_wait(int fd, short events, long long deadline, short *revents);
 

@@ -18,6 +18,9 @@
 #include "secho/ping_report.h"
 #include "secho/ping_stats.h"
 
+/* Probes remembered as come back (UDP: a second copy is a duplicate). */
+#define PING_PROBE_BACK	65536
+
 struct ping_run {
 	const struct ping_opts	*r_opts;
 	const struct addrinfo	*r_ai;		/* the address probed */
@@ -36,11 +39,13 @@ struct ping_run {
 	unsigned long long	 r_conn_first;	/* first seq sent on it */
 	unsigned long long	 r_tx;		/* bytes sent on it */
 	unsigned long long	 r_rxoff;	/* bytes received on it */
-	int			 r_late_bad;	/* the late echo being read
+	int			 r_late_bad;	/* the echo outstanding
 						   differs */
 	int			 r_resumed;	/* it resumed a session */
 	unsigned long long	 r_connections;	/* handshakes done */
 
+	unsigned char		 r_back[PING_PROBE_BACK / 8];	/* bit seq %
+						   PING_PROBE_BACK: came back */
 	unsigned long long	 r_first_seq;
 	struct ping_stats	 r_st;
 	struct ping_tls_info	 r_tls;		/* of the first connection */
@@ -70,10 +75,22 @@ int	 ping_probe_connect(struct ping_run *r, long long deadline, double *conn_us,
 void	 ping_probe_disconnect(struct ping_run *r);
 
 /*
- * Send probe seq on the open connection and wait until its echo is
+ * Before the next probe: can the open connection carry it?  0 when
+ * there is none, or when (TCP, TLS) the server closed or reset it in the
+ * meantime, or sent bytes nobody asked for, or the echo of a probe lost
+ * to -W has not come back whole and intact by now (read here, without
+ * waiting, as a late echo); it is then closed, and the caller connects
+ * again without counting a probe.  1 otherwise.
+ */
+int	 ping_probe_reusable(struct ping_run *r);
+
+/*
+ * Send probe seq on the open connection (nothing outstanding on it: a
+ * new one, or ping_probe_reusable()) and wait until its echo is
  * complete or deadline; fills the probe line (outcome, rtt, bytes, the
  * first differing byte) and *end.  The connection is closed when it
- * cannot carry the next probe (closed, reset, or bytes left unsent).
+ * cannot carry the next probe (closed, reset, bytes left unsent, or a
+ * corrupted echo).
  */
 void	 ping_probe_one(struct ping_run *r, unsigned long long seq,
 	    long long deadline, struct ping_probe_line *line,

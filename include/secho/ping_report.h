@@ -55,7 +55,8 @@ char	*ping_report_iso8601(char *buf, size_t len, long long t);
 
 /*
  * "expires 2027-03-06, in 94 days" (or "expired 2026-01-01, 3 days
- * ago") for a certificate's notAfter seen at now.
+ * ago") for a certificate's notAfter seen at now: whole days, cut
+ * toward zero as the monitoring line's cert_days (to a tenth) is.
  */
 char	*ping_report_expiry(char *buf, size_t len, long long not_after,
 	    long long now);
@@ -76,18 +77,32 @@ void	 ping_report_tls(FILE *f, const struct ping_tls_info *ti, long long now);
 /* One probe line (echoed, corrupted or lost). */
 void	 ping_report_probe(FILE *f, const char *addr, const struct ping_probe_line *p);
 
-/* "64 bytes from ADDR: seq=3 late, already counted as lost" */
+/*
+ * "64 bytes from ADDR: seq=3 late, already counted as lost", or with seq
+ * 0 (which probe cannot be told: -m, -s below 8) "5 bytes from ADDR: late
+ * echo of an earlier probe".
+ */
 void	 ping_report_late(FILE *f, const char *addr, unsigned long long seq,
 	    size_t size);
 
-/* "Received: TEXT" (control bytes as \xNN; one newline at the end). */
+/* "64 bytes from ADDR: seq=3 (DUP!)": another copy of an echo. */
+void	 ping_report_dup(FILE *f, const char *addr, unsigned long long seq,
+	    size_t size);
+
+/*
+ * "Received: TEXT" (one newline at the end); controls (C0 but tab and
+ * newline, DEL, C1) and bytes that are not UTF-8 as \xNN.
+ */
 void	 ping_report_received(FILE *f, const unsigned char *b, size_t n);
 
 /* The statistics lines (the rtt line only when something was echoed). */
 void	 ping_report_summary(FILE *f, const char *addr,
 	    const struct ping_stats *st, long long elapsed_ms);
 
-/* A JSON string literal (quotes, escapes; NULL writes null). */
+/*
+ * A JSON string literal (quotes, escapes; NULL writes null).  Bytes that
+ * are not well-formed UTF-8 become \ufffd.
+ */
 void	 ping_report_json_string(FILE *f, const char *s);
 
 /* The -j object, one line.  ti: NULL without -S. */

@@ -43,7 +43,8 @@ double	 ping_stats_mdev_us(const struct ping_stats *st);
  * nothing came back or anything was corrupted; otherwise the worst of
  * average rtt and loss "at or above" their thresholds (check_ping) and,
  * with --cert-days and a certificate seen (have_cert), the days left
- * (negative once expired) "within" (below) WARN or CRIT.
+ * (negative once expired) "within" (below) WARN or CRIT; an expired
+ * certificate is CRITICAL, also without CRIT.
  */
 int	 ping_stats_state(const struct ping_stats *st, const struct ping_opts *o,
 	    int have_cert, double cert_days);

@@ -46,6 +46,14 @@ int	 ptls_read(SSL *ssl, void *buf, size_t len, short *want, char *err,
 int	 ptls_write(SSL *ssl, const void *buf, size_t len, short *want,
 	    char *err, size_t errlen);
 
+/*
+ * Look without waiting and without taking anything: PTLS_AGAIN when
+ * nothing came (the connection is open and quiet), PTLS_EOF when the
+ * server closed it, > 0 when application data waits, PTLS_ERROR or
+ * PTLS_PROTO otherwise.
+ */
+int	 ptls_peek(SSL *ssl);
+
 /* Send close_notify (without waiting for the answer) and free. */
 void	 ptls_close(SSL **ssl);
 

@@ -6,8 +6,11 @@ Against a real secho (TCP, UDP, TLS 1.2 and 1.3, client certificates,
 front of a plain echo), against small misbehaving servers written here
 (corrupting, dropping, slow, late, closing mid-echo, silent, echoing
 byte by byte), and in monitoring mode (OK, WARNING, CRITICAL, UNKNOWN,
---cert-days).  Loopback only, random free ports; every process started
-here is stopped by its PID (or its own process group)."""
+--cert-days).  PingReview holds a test per finding of the code review
+(idle-closed connections, stale UDP echoes, a byte too few or too many,
+...), some with a preloaded library that makes a rare moment happen every
+time.  Loopback only, random free ports; every process started here is
+stopped by its PID (or its own process group)."""
 
 import json
 import os
@@ -42,8 +45,9 @@ def ping_bin():
 class Run:
     """A finished secho-ping run: rc, out, err, elapsed (s)."""
 
-    def __init__(self, rc, out, err, elapsed):
+    def __init__(self, rc, out, err, elapsed, raw=b""):
         self.rc, self.out, self.err, self.elapsed = rc, out, err, elapsed
+        self.raw = raw          # stdout as bytes
 
     def lines(self):
         return self.out.splitlines()
@@ -73,11 +77,14 @@ class PingCase(h.SechoTestCase):
             self.fail("secho-ping binary %s not found (make build/secho-ping, "
                       "or set SECHO_PING_BIN)" % ping_bin())
 
-    def ping(self, *args, timeout=PING_TIMEOUT):
+    def ping(self, *args, timeout=PING_TIMEOUT, env=None, preexec_fn=None):
         cmd = [ping_bin()] + [str(a) for a in args]
         t0 = time.monotonic()
+        if env is not None:
+            env = dict(os.environ, **env)
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True)
+                             stderr=subprocess.PIPE, start_new_session=True, env=env,
+                             preexec_fn=preexec_fn)
         try:
             out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -85,7 +92,7 @@ class PingCase(h.SechoTestCase):
             out, err = p.communicate(timeout=10)
             self.fail("secho-ping %s did not end within %ds:\n%s" % (args, timeout, out.decode()))
         r = Run(p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-                time.monotonic() - t0)
+                time.monotonic() - t0, out)
         m = SANITIZER.search(r.err)
         if m:
             self.fail("sanitizer report from secho-ping:\n" + r.err[max(0, m.start() - 200):][:3000])
@@ -144,7 +151,7 @@ class PingCase(h.SechoTestCase):
 class SechoServer(PingCase):
     """A secho with TCP, UDP and TLS listeners."""
 
-    def start_secho(self, tls=None, listener_tls=None):
+    def start_secho(self, tls=None, listener_tls=None, limits=None):
         self.ca, self.cert, self.key = h.repo_certs()
         self.p = self.port()
         self.ptls = self.port()
@@ -158,7 +165,9 @@ class SechoServer(PingCase):
                tls_l]
         if h.HAVE_IPV6:
             lst.append({"proto": "tcp", "address": "::1", "port": self.p})
-        self.d = self.daemon(lst, tls=t, limits={"udp_rate_per_host": 0})
+        lim = {"udp_rate_per_host": 0}
+        lim.update(limits or {})
+        self.d = self.daemon(lst, tls=t, limits=lim)
         return self.d
 
 
@@ -684,22 +693,34 @@ class PingFaults(PingCase):
                     sock.sendto(data, addr)
 
         def tcp_handler(c, srv):
-            first = True
             while True:
                 b = recv_some(c, srv)
                 if not b:
                     return
-                if first:
-                    first = False
+                if srv.first:
+                    srv.first = False
                     time.sleep(0.6)
                 c.sendall(b)
-        for udp, handler in ((True, udp_handler), (False, tcp_handler)):
+        # TCP: the late echo is read when it came before the next probe
+        # (-i 1); the connection then goes on
+        for udp, handler, iv in ((True, udp_handler, 0.5), (False, tcp_handler, 1)):
             s = self.serve(handler, udp=udp)
+            s.first = True
             args = ["-u"] if udp else []
-            r = self.ping(*args, "-c", 3, "-i", 0.5, "-W", 0.3, "127.0.0.1", s.port)
+            r = self.ping(*args, "-c", 3, "-i", iv, "-W", 0.3, "127.0.0.1", s.port)
             self.assertEqual(r.rc, 1, str(r))
             self.assertEqual(r.stats()[:4], (3, 2, 1, 0), str(r))
             self.assertRegex(r.out, r"(?m)^64 bytes from 127\.0\.0\.1:\d+: seq=1 late, already counted as lost$")
+        self.assertEqual(len(s.conns), 1)
+        # not yet there when the next probe is due (-i 0.5): a new
+        # connection carries it, rather than a connection that may be dead
+        s = self.serve(tcp_handler)
+        s.first = True
+        r = self.ping("-c", 3, "-i", 0.5, "-W", 0.3, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (3, 2, 1, 0), str(r))
+        self.assertNotIn("late", r.out)
+        self.assertEqual(len(s.conns), 2)
 
     def test_reassembles_byte_by_byte(self):
         def handler(c, srv):
@@ -749,8 +770,10 @@ class PingFaults(PingCase):
             s = self.serve(handler)
             r = self.ping("-c", 2, "127.0.0.1", s.port)
             self.assertEqual(r.rc, 2, str(r))
-            self.assertRegex(r.err, r"^secho-ping: 127\.0\.0\.1:%d did not echo the first probe: "
-                                    r"connection (reset|closed) by the server" % s.port)
+            # a reset that beats the end of connect() is told there
+            self.assertRegex(r.err, r"^secho-ping: (127\.0\.0\.1:%d did not echo the first probe|"
+                                    r"cannot connect to 127\.0\.0\.1:%d): connection (reset|closed) "
+                                    r"by the server" % (s.port, s.port))
             self.assertNotIn("probes sent", r.out)
         # after a first echo, a reset is a lost probe (exit 1), not the end
         def reset_second(c, srv):
@@ -855,3 +878,439 @@ class PingMonitoring(SechoServer):
             self.assertRegex(r.out, r"^SECHO-PING %s - 127\.0\.0\.1:%d tls: rtt \d+\.\d{3} ms, loss 0%%, "
                                     r"certificate expires \d{4}-\d\d-\d\d, in (1 day|2 days)\|.* cert_days=[\d.]+;"
                                     % (state, p))
+
+
+# ---------------------------------------------------------------------------
+# Review of secho-ping (findings 1-10 and the smaller points): each test
+# failed before its fix.
+
+# A preloaded library that makes the rare moments happen every time:
+#   int-sleep   SIGINT just before the wait between two probes starts
+#   int-wait    SIGINT just before the first wait for an echo starts
+#   ssl-new     SSL_new() fails
+#   udp-replay  from the second datagram sent on, every recv() on a UDP
+#               socket gives a copy of the first one (a flood of late echoes)
+SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static int raised;
+
+static int
+mode(const char *m)
+{
+	const char *e = getenv("SECHO_PING_SHIM");
+
+	return e != NULL && strcmp(e, m) == 0;
+}
+
+static void
+maybe_raise(int sleep_call, int pollin)
+{
+	if (raised)
+		return;
+	if ((sleep_call && mode("int-sleep")) || (pollin && mode("int-wait"))) {
+		raised = 1;
+		raise(SIGINT);
+	}
+}
+
+int
+poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	int (*real)(struct pollfd *, nfds_t, int) = dlsym(RTLD_NEXT, "poll");
+
+	maybe_raise(n == 0, n == 1 && (fds[0].events & POLLIN));
+	return real(fds, n, ms);
+}
+
+int
+ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+    const sigset_t *mask)
+{
+	int (*real)(struct pollfd *, nfds_t, const struct timespec *,
+	    const sigset_t *) = dlsym(RTLD_NEXT, "ppoll");
+
+	maybe_raise(n == 0, n == 1 && (fds[0].events & POLLIN));
+	return real(fds, n, ts, mask);
+}
+
+int
+clock_nanosleep(clockid_t c, int flags, const struct timespec *t,
+    struct timespec *rem)
+{
+	int (*real)(clockid_t, int, const struct timespec *, struct timespec *) =
+	    dlsym(RTLD_NEXT, "clock_nanosleep");
+
+	maybe_raise(1, 0);
+	return real(c, flags, t, rem);
+}
+
+void *
+SSL_new(void *ctx)
+{
+	void *(*real)(void *) = dlsym(RTLD_NEXT, "SSL_new");
+
+	return mode("ssl-new") ? NULL : real(ctx);
+}
+
+static char first[65536];
+static ssize_t first_len = -1;
+static int dgrams_sent;
+
+static int
+is_dgram(int fd)
+{
+	int t = 0;
+	socklen_t l = sizeof(t);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &l) == 0 && t == SOCK_DGRAM;
+}
+
+ssize_t
+send(int fd, const void *b, size_t n, int flags)
+{
+	ssize_t (*real)(int, const void *, size_t, int) = dlsym(RTLD_NEXT, "send");
+
+	if (mode("udp-replay") && is_dgram(fd)) {
+		if (first_len < 0 && n <= sizeof(first)) {
+			memcpy(first, b, n);
+			first_len = (ssize_t)n;
+		}
+		dgrams_sent++;
+	}
+	return real(fd, b, n, flags);
+}
+
+static ssize_t
+replay(int fd, void *b, size_t n)
+{
+	if (!mode("udp-replay") || dgrams_sent < 2 || first_len < 0 || !is_dgram(fd))
+		return -2;
+	memcpy(b, first, (size_t)first_len < n ? (size_t)first_len : n);
+	return first_len;
+}
+
+ssize_t
+recv(int fd, void *b, size_t n, int flags)
+{
+	ssize_t (*real)(int, void *, size_t, int) = dlsym(RTLD_NEXT, "recv");
+	ssize_t k = replay(fd, b, n);
+
+	return k != -2 ? k : real(fd, b, n, flags);
+}
+
+ssize_t
+__recv_chk(int fd, void *b, size_t n, size_t bn, int flags)
+{
+	return recv(fd, b, n, flags);
+}
+"""
+
+
+class PingReview(SechoServer):
+    def serve(self, handler, udp=False):
+        s = FaultServer(handler, udp)
+        self.addCleanup(s.stop)
+        return s
+
+    def shim(self):
+        """Build the preloaded library (once per test); its env."""
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc is None:
+            self.skipTest("no C compiler for the preloaded library")
+        src = self.tmp.write("shim.c", SHIM_C)
+        so = self.tmp.file("shim.so")
+        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, src, "-ldl"], check=True,
+                       timeout=120)
+        # a sanitized secho-ping wants its runtime first; the shim comes first here
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        return {"LD_PRELOAD": so,
+                "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+
+    # -- 1. a connection the server closed while idle costs no probe
+
+    def test_idle_closed_connection_costs_no_probe(self):
+        def handler(c, srv):         # closes after 0.3 s without data
+            c.settimeout(0.3)
+            while True:
+                try:
+                    b = c.recv(65536)
+                except (socket.timeout, OSError):
+                    c.close()
+                    return
+                if not b:
+                    return
+                c.sendall(b)
+        s = self.serve(handler)
+        r = self.ping("-c", 3, "-i", 0.6, "127.0.0.1", s.port)
+        self.assert_all_echoed(r, 3)
+        self.assertEqual(len(s.conns), 3, str(r))
+
+    def test_secho_idle_timeout_costs_no_probe(self):
+        self.start_secho(limits={"idle_timeout": 1})
+        r = self.ping("-c", 3, "-i", 1.5, "127.0.0.1", self.p)
+        self.assert_all_echoed(r, 3)
+        self.assertEqual(len(self.d.events("connect", proto="tcp")), 3)
+        # TLS, in monitoring mode: OK, not WARNING
+        r = self.ping("-S", "--ca", self.ca, "--warning", "1000,20%", "-c", 3, "-i", 1.5,
+                      "localhost", self.ptls)
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertRegex(r.out, r"^SECHO-PING OK - 127\.0\.0\.1:%d tls: rtt [\d.]+ ms, loss 0%%" % self.ptls)
+
+    # -- 2. UDP: a stale datagram is not the current probe's echo
+
+    def test_udp_stale_echo_not_taken_for_the_next(self):
+        def handler(sock, srv):     # echo 1 comes 0.6 s late, echo 2 never
+            n = 0
+            while True:
+                data, addr = recvfrom_some(sock, srv)
+                if data is None:
+                    return
+                n += 1
+                if n == 1:
+                    threading.Timer(0.6, lambda d=data, a=addr: sock.sendto(d, a)).start()
+                elif n != 2:
+                    sock.sendto(data, addr)
+        for args in (["-m", "hello"], ["-s", 4]):
+            s = self.serve(handler, udp=True)
+            r = self.ping("-u", *args, "-c", 3, "-i", 1, "-W", 0.3, "127.0.0.1", s.port)
+            self.assertEqual(r.rc, 1, str(r))
+            self.assertEqual(r.stats()[:4], (3, 1, 2, 0), "%s: %s" % (args, r))
+            self.assertRegex(r.out, r"(?m)^no echo from 127\.0\.0\.1:\d+: seq=2 lost ")
+            self.assertRegex(r.out, r"(?m)^\d bytes from 127\.0\.0\.1:\d+: late echo of an "
+                                    r"earlier probe$")
+
+    def test_udp_duplicate_says_dup(self):
+        def handler(sock, srv):
+            while True:
+                data, addr = recvfrom_some(sock, srv)
+                if data is None:
+                    return
+                sock.sendto(data, addr)
+                sock.sendto(data, addr)
+        s = self.serve(handler, udp=True)
+        r = self.ping("-u", "-c", 3, "-i", 0.2, "127.0.0.1", s.port)
+        self.assert_all_echoed(r, 3)
+        self.assertRegex(r.out, r"(?m)^64 bytes from 127\.0\.0\.1:\d+: seq=1 \(DUP!\)$")
+        self.assertNotIn("already counted as lost", r.out)
+
+    # -- 3. TLS 1.3 refusing our (missing) certificate, with a large probe
+
+    def test_client_certificate_refused_large_probe(self):
+        ca, _, _ = h.repo_certs()
+        self.start_secho(tls={"client_ca": ca, "verify_client": "require"})
+        r = self.ping("-S", "--ca", self.ca, "--tls-version", "1.3", "-s", 200000, "-c", 2,
+                      "localhost", self.ptls)
+        self.assertEqual(r.rc, 2, str(r))
+        self.assertIn("certificate required", r.err)
+        self.assertIn("--cert", r.err)
+
+    def test_client_certificate_asked_then_reset_gives_the_hint(self):
+        # a server that asks for a certificate, then resets without an alert
+        import ssl
+        ca, cert, key = h.repo_certs()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.load_verify_locations(ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+
+        def handler(c, srv):
+            c.settimeout(10)
+            try:
+                t = ctx.wrap_socket(c, server_side=True)
+                recv_some(t, srv)
+            except (ssl.SSLError, OSError):
+                return
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            t.close()
+        s = self.serve(handler)
+        r = self.ping("-S", "--ca", ca, "-c", 1, "localhost", s.port)
+        self.assertEqual(r.rc, 2, str(r))
+        self.assertIn("did not echo the first probe: connection reset by the server (the server "
+                      "asked for a client certificate: give one with --cert and --key)", r.err)
+
+    # -- 4. a byte too few or too many costs one probe, not the connection
+
+    def test_dropped_byte_costs_one_probe(self):
+        def handler(c, srv):
+            while True:
+                b = recv_some(c, srv)
+                if not b:
+                    return
+                if not srv.done:
+                    srv.done = True
+                    b = b[:10] + b[11:]
+                c.sendall(b)
+        s = self.serve(handler)
+        s.done = False
+        r = self.ping("-c", 5, "-i", 0, "-W", 0.3, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (5, 4, 1, 0), str(r))
+        self.assertIn("seq=1 lost (63 of 64 bytes within 0.3 s)", r.out)
+
+    def test_extra_byte_is_corruption_and_costs_one_probe(self):
+        def handler(c, srv):
+            while True:
+                b = recv_some(c, srv)
+                if not b:
+                    return
+                if not srv.done:
+                    srv.done = True
+                    b += b"!"
+                c.sendall(b)
+        s = self.serve(handler)
+        s.done = False
+        r = self.ping("-m", "hello", "-c", 4, "-i", 0, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (4, 3, 0, 1), str(r))
+        self.assertRegex(r.out, r"(?m)^6 bytes from 127\.0\.0\.1:\d+: seq=1 time=\d+\.\d{3} ms "
+                                r"CORRUPTED: 6 bytes came back for 5 sent$")
+        self.assertEqual([l for l in r.lines() if l.startswith("Received: ")],
+                         ["Received: hello!"] + ["Received: hello"] * 3)
+        # the same over TLS (the byte in the echo's record)
+        import ssl
+        ca, cert, key = h.repo_certs()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+
+        def tls_handler(c, srv):
+            c.settimeout(10)
+            try:
+                t = ctx.wrap_socket(c, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+            handler(t, srv)
+        s = self.serve(tls_handler)
+        s.done = False
+        r = self.ping("-S", "--ca", ca, "-c", 4, "-i", 0, "localhost", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (4, 3, 0, 1), str(r))
+        self.assertRegex(r.out, r"(?m)^65 bytes from 127\.0\.0\.1:\d+: seq=1 time=\d+\.\d{3} ms "
+                                r"CORRUPTED: 65 bytes came back for 64 sent$")
+
+    # -- 5. the certificate subject in JSON is valid UTF-8, however long
+
+    def test_json_subject_long_utf8(self):
+        # printed last RDN first (RFC 2253): the 511-byte cut falls inside an "é"
+        ous = ["é" * 60] * 4 + ["xé" + "é" * 59]
+        subj = "/CN=localhost/O=x" + "".join("/OU=" + o for o in ous)
+        full = ",".join("OU=" + o for o in reversed(ous)) + ",O=x,CN=localhost"
+        self.assertEqual(full.encode()[511] & 0xC0, 0x80)
+        cert, key = self.tmp.file("utf8.crt"), self.tmp.file("utf8.key")
+        subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "2", "-utf8", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", key, "-out", cert,
+                        "-subj", subj, "-addext", "subjectAltName=DNS:localhost"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        p = self.port()
+        self.daemon([{"proto": "tls", "address": "127.0.0.1", "port": p}],
+                    tls={"certificate": cert, "private_key": key})
+        r = self.ping("-S", "--ca", cert, "-j", "-c", 1, "localhost", p)
+        self.assertEqual(r.rc, 0, str(r))
+        j = json.loads(r.raw.decode("utf-8"))          # strict: valid UTF-8
+        self.assertEqual(j["tls"]["subject"], full.encode()[:510].decode())
+        r = self.ping("-S", "--ca", cert, "-c", 1, "localhost", p)
+        self.assertEqual(r.rc, 0, str(r))
+        r.raw.decode("utf-8")
+        self.assertIn("certificate %s (expires" % full.encode()[:510].decode(), r.out)
+
+    # -- 6. SIGINT just before a wait ends it at once
+
+    def test_sigint_before_the_sleep(self):
+        self.start_secho()
+        r = self.ping("-c", 3, "-i", 5, "127.0.0.1", self.p, env=self.shim() | {"SECHO_PING_SHIM": "int-sleep"})
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertEqual(r.stats()[:4], (1, 1, 0, 0), str(r))
+        self.assertLess(r.elapsed, 3, str(r))
+
+    def test_sigint_before_the_echo_wait(self):
+        s = self.serve(lambda c, srv: [None for _ in iter(lambda: recv_some(c, srv), b"")])
+        r = self.ping("-c", 1, "-W", 5, "127.0.0.1", s.port,
+                      env=self.shim() | {"SECHO_PING_SHIM": "int-wait"})
+        self.assertEqual(r.stats()[:4], (0, 0, 0, 0), str(r))   # the interrupted probe is not counted
+        self.assertLess(r.elapsed, 3, str(r))
+
+    # -- 7. a probe lost on a silent connection: the next one gets a new one
+
+    def test_silent_connection_is_replaced(self):
+        def handler(c, srv):         # the first connection echoes one probe, then nothing
+            srv.n += 1
+            mute = srv.n == 1
+            echoed = 0
+            while True:
+                b = recv_some(c, srv)
+                if not b:
+                    return
+                if mute and echoed >= 64:
+                    continue
+                echoed += len(b)
+                c.sendall(b)
+        s = self.serve(handler)
+        s.n = 0
+        r = self.ping("-c", 4, "-i", 0, "-W", 0.3, "127.0.0.1", s.port)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (4, 3, 1, 0), str(r))
+        self.assertIn("seq=2 lost (no echo within 0.3 s)", r.out)
+        self.assertEqual(s.n, 2, str(r))
+
+    # -- 8. a flood of late UDP echoes does not hold a probe past -W
+
+    def test_udp_late_flood_bounded_by_w(self):
+        self.start_secho()
+        r = self.ping("-u", "-q", "-c", 2, "-i", 0, "-W", 0.3, "127.0.0.1", self.p, timeout=20,
+                      env=self.shim() | {"SECHO_PING_SHIM": "udp-replay"})
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertEqual(r.stats()[:4], (2, 1, 1, 0), str(r))
+        self.assertLess(r.elapsed, 10, str(r))
+
+    # -- 10. SIGINT while a write to standard output blocks cuts nothing
+
+    def test_sigint_while_stdout_blocks(self):
+        self.start_secho()
+        p = subprocess.Popen([ping_bin(), "-i", "0", "127.0.0.1", str(self.p)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.addCleanup(h.stop_popen, p)
+        time.sleep(0.5)             # the pipe is full long before: secho-ping blocks in write
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        out, err = p.communicate(timeout=30)
+        r = Run(p.returncode, out.decode(), err.decode(), 0, out)
+        self.assertEqual(r.rc, 0, str(r)[-2000:])
+        seqs = [int(m.group(3)) for m in r.probes()]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)), r.out[-2000:])
+        self.assertEqual(r.stats()[0], len(seqs), r.out[-2000:])
+
+    # -- smaller points
+
+    def test_ssl_new_failure_in_words(self):
+        s = self.serve(lambda c, srv: [None for _ in iter(lambda: recv_some(c, srv), b"")])
+        r = self.ping("-S", "--insecure", "-c", 1, "127.0.0.1", s.port,
+                      env=self.shim() | {"SECHO_PING_SHIM": "ssl-new"})
+        self.assertEqual(r.rc, 2, str(r))
+        self.assertIn("TLS handshake with 127.0.0.1:%d failed: cannot set up TLS" % s.port, r.err)
+
+    def test_monitoring_line_when_probes_cannot_be_set_up(self):
+        if b"__asan_init" in open(ping_bin(), "rb").read():
+            self.skipTest("an address-space limit and ASan do not mix")
+        import resource
+
+        def small():                # room to start, not for 3 x 16 MiB
+            resource.setrlimit(resource.RLIMIT_AS, (32 << 20, 32 << 20))
+        r = self.ping("--warning", "1,1", "-s", 16777216, "127.0.0.1", self.port(), preexec_fn=small)
+        self.assertEqual(r.rc, 3, str(r))
+        self.assertEqual(r.out, "SECHO-PING UNKNOWN - out of memory for 16777216-byte probes\n")
+
+    def test_usage_not_monitoring(self):
+        # "--warning" is -m's TEXT here: a usage error (no HOST), not UNKNOWN
+        r = self.ping("-m", "--warning")
+        self.assertEqual(r.rc, 64, str(r))
+        self.assertEqual(r.out, "")
+        r = self.ping("--resume=1", "h")
+        self.assertEqual(r.rc, 64, str(r))
+        self.assertIn("--resume takes no argument", r.err)
