@@ -170,6 +170,8 @@ spawn_fork(struct master *m, int proto, int chan)
 
 	if ((pid = fork()) != 0)
 		return pid;
+	prctl(PR_SET_NAME, proto == SECHO_PROTO_TLS ? "secho-tls" :
+	    "secho-tcp", 0, 0, 0);
 	/* The TLS engine keeps the key log files, for its connections. */
 	keep[0] = chan;
 	if (proto == SECHO_PROTO_TLS)
@@ -188,8 +190,6 @@ spawn_fork(struct master *m, int proto, int chan)
 		close(chan);
 		chan = low;
 	}
-	prctl(PR_SET_NAME, proto == SECHO_PROTO_TLS ? "secho-tls" :
-	    "secho-tcp", 0, 0, 0);
 	memset(&cp, 0, sizeof(cp));
 	if (proto == SECHO_PROTO_TLS) {
 		/* The contexts of this generation, built before the fork. */

@@ -244,7 +244,8 @@ class EngineDeath(h.SechoTestCase):
         p = self.port()
         d = self.daemon([tcp(p)], limits={"max_connections": 3})
         a = echo_open(self, p)
-        eng = d.engines("secho-tcp")
+        eng = h.wait_until(lambda: d.engines("secho-tcp"), 10)
+        self.assertTrue(eng, h.children(d.pid))
         mark = d.mark()
         os.kill(eng[0], signal.SIGKILL)
         d.wait_event("warning", 10, start=mark, msg=lambda m: "its 1 connection" in m)
@@ -318,7 +319,8 @@ class FallbacksAndVersions(h.SechoTestCase):
         d.wait_event("warning", 10, msg=lambda m: "exited with status 65" in m)
         for i in range(5):
             self.assertTrue(h.try_echo("127.0.0.1", p, b"x%d" % i), d.tail())
-        eng = d.engines("secho-tcp")
+        eng = h.wait_until(lambda: d.engines("secho-tcp"), 10)
+        self.assertTrue(eng, h.children(d.pid))
         self.assertEqual(os.readlink("/proc/%d/exe" % eng[0]),
                          os.readlink("/proc/%d/exe" % d.pid))
 
@@ -446,11 +448,13 @@ class Robustness(h.SechoTestCase):
         d = self.daemon([tcp(p), tls(pt)], tls={"certificate": cert, "private_key": key},
                         limits={"max_connections": 1000, "max_connections_per_host": 1000,
                                 "handshake_timeout": 60})
-        eng = d.engines("secho-tcp")
+        eng = h.wait_until(lambda: d.engines("secho-tcp"), 10)
+        self.assertTrue(eng, h.children(d.pid))
         os.kill(eng[0], signal.SIGKILL)
         self.assertTrue(h.wait_until(lambda: [x for x in d.engines("secho-tcp")
                                               if x != eng[0]], 10))
-        teng = d.engines("secho-tls")
+        teng = h.wait_until(lambda: d.engines("secho-tls"), 10)
+        self.assertTrue(teng, h.children(d.pid))
         os.kill(teng[0], signal.SIGSTOP)
         self.addCleanup(lambda: h.pid_alive(teng[0]) and os.kill(teng[0], signal.SIGCONT))
         raws = []
@@ -480,7 +484,8 @@ class Robustness(h.SechoTestCase):
         d = self.daemon([tls(pt)], tls={"certificate": cert, "private_key": key},
                         limits={"max_connections": 1000, "max_connections_per_host": 1000},
                         daemon={"shutdown_timeout": 1})
-        teng = d.engines("secho-tls")
+        teng = h.wait_until(lambda: d.engines("secho-tls"), 10)
+        self.assertTrue(teng, h.children(d.pid))
         os.kill(teng[0], signal.SIGSTOP)
         self.addCleanup(lambda: h.pid_alive(teng[0]) and os.kill(teng[0], signal.SIGCONT))
         for i in range(300):
@@ -551,7 +556,8 @@ class Robustness(h.SechoTestCase):
             self.skipTest("strace is not installed (make deps installs it)")
         p = self.port()
         d = self.daemon([tcp(p)])
-        eng = d.engines("secho-tcp")
+        eng = h.wait_until(lambda: d.engines("secho-tcp"), 10)
+        self.assertTrue(eng, h.children(d.pid))
         err = self.tmp.file("strace.err")
         with open(err, "w") as ef:
             st = subprocess.Popen(["strace", "-o", os.devnull, "-p", str(d.pid), "-e",

@@ -276,7 +276,7 @@ class Defects(h.SechoTestCase):
             got = b""
         took = time.monotonic() - t_accept
         self.assertEqual(got, b"", "served without the master's verdict")
-        self.assertLess(took, 6.5, "held for %.1f s" % took)
+        self.assertLess(took, 10, "held for %.1f s" % took)
         os.kill(d.pid, signal.SIGCONT)
         ev = d.wait_event("close", 10, peer="192.0.2.1:1000")
         self.assertEqual(ev["reason"], "handshake-timeout")
