@@ -491,10 +491,14 @@ class KeyLog(Base):
         d.wait_event("reload", start=mark, result="ok")
         self.assertEqual(d.wait_event("keylog", start=mark)["file"], keys)
         # Only the TLS engine and its connections hold it.
+        def holds(pid):
+            try:    # the secho-tls before the reload may end meanwhile
+                return any(os.path.realpath("/proc/%d/fd/%s" % (pid, fd)) == keys
+                           for fd in os.listdir("/proc/%d/fd" % pid))
+            except OSError:
+                return False
         held = [pid for pid in [d.pid] + d.children() + sum(
-            (h.children(k) for k in d.children()), [])
-            if any(os.path.realpath("/proc/%d/fd/%s" % (pid, fd)) == keys
-                   for fd in os.listdir("/proc/%d/fd" % pid))]
+            (h.children(k) for k in d.children()), []) if holds(pid)]
         self.assertIn(d.pid, held)
         for pid in held:
             self.assertIn(h.proc_comm(pid), ("secho", "secho-tls"), pid)
