@@ -66,7 +66,7 @@ if [ -n "$BASE" ]; then
 		make -C "$BASEDIR" SANITIZE= all >&2 || die "cannot build $sha"
 	fi
 	BASE_SECHO=$BASEDIR/build/secho
-	BASE_NAME="$sha ($(git -C "$ROOT" log -1 --format=%s "$sha" | cut -c1-60))"
+	BASE_NAME="$sha (\"$(git -C "$ROOT" log -1 --format=%s "$sha" | cut -c1-50)…\")"
 fi
 
 # ---- peers, from Debian packages ----
