@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
@@ -30,8 +31,12 @@ sigset_t conn_waitmask;
 int
 conn_drop_privileges(const struct privs *pv, char *err, size_t errlen)
 {
+	pid_t parent = getppid();
+	int dsig = 0;
+
 	if (!pv->pv_drop)
 		return 0;
+	(void)prctl(PR_GET_PDEATHSIG, &dsig, 0, 0, 0);
 	if (pv->pv_chroot) {
 		if (chroot(pv->pv_chroot) == -1 || chdir("/") == -1) {
 			snprintf(err, errlen, "chroot %s: %s", pv->pv_chroot,
@@ -57,6 +62,15 @@ conn_drop_privileges(const struct privs *pv, char *err, size_t errlen)
 	if (pv->pv_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
 		snprintf(err, errlen, "could regain root after dropping "
 		    "privileges");
+		return -1;
+	}
+	/*
+	 * The kernel clears the parent-death signal when the credentials
+	 * change: set it again, and if the parent ended meanwhile, so do we.
+	 */
+	if (dsig != 0 && (prctl(PR_SET_PDEATHSIG, dsig, 0, 0, 0) == -1 ||
+	    getppid() != parent)) {
+		snprintf(err, errlen, "its parent ended");
 		return -1;
 	}
 	return 0;

@@ -590,3 +590,35 @@ class Robustness(h.SechoTestCase):
         self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("with proxy_protocol, allow and deny hold 3000 entries; at most 2000",
                       r.stderr)
+
+
+class DyingTogetherUnprivileged(h.SechoTestCase):
+    def test_processes_that_dropped_privileges_still_die_with_their_parent(self):
+        """With daemon.user set, a connection's process and a UDP worker
+        change user, which clears the kernel's parent-death signal: they
+        set it again, so a held connection ends with its SIGKILLed engine
+        and the UDP worker with a SIGKILLed master (its port free)."""
+        if not h.is_root():
+            self.skipTest("needs root to change user")
+        p, pu = self.port(), self.port()
+        udp = {"proto": "udp", "address": "127.0.0.1", "port": pu}
+        d = self.daemon([tcp(p), udp], daemon={"user": "nobody", "group": "nogroup"})
+        s = echo_open(self, p, b"held")
+        eng = h.wait_until(lambda: d.engines("secho-tcp"), 10)
+        kids = h.wait_until(lambda: [k for k in h.children(eng[0]) if h.pid_alive(k)], 10)
+        self.assertTrue(kids)
+        self.assertEqual(h.proc_status(kids[0])["Uid"][0], str(pwd_uid("nobody")))
+        os.kill(eng[0], signal.SIGKILL)
+        self.assertTrue(h.wait_until(lambda: not h.pid_alive(kids[0]), 10),
+                        "the connection's process outlived its engine")
+        self.assertIs(h.not_served(s, 10), True)
+        worker = [k for k in h.children(d.pid) if h.proc_comm(k) not in h.ENGINE_COMMS]
+        self.assertEqual(len(worker), 1, worker)
+        d.signal(signal.SIGKILL)
+        self.assertTrue(h.wait_until(lambda: not h.pid_alive(worker[0]), 10),
+                        "the UDP worker outlived the master")
+
+
+def pwd_uid(name):
+    import pwd
+    return pwd.getpwnam(name).pw_uid
