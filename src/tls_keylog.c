@@ -51,10 +51,16 @@ open_file(const char *path, int create, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
+	/*
+	 * The master is root: no symbolic link is followed (it could point
+	 * anywhere), and a FIFO must not block it (O_NONBLOCK, cleared).
+	 */
 	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
-	    (create ? O_CREAT : 0), 0600);
+	    O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT : 0), 0600);
 	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, errno == ELOOP ?
+		    "a symbolic link (not followed)" : errno == ENXIO ?
+		    "not a regular file (a FIFO)" : strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -62,6 +68,16 @@ open_file(const char *path, int create, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	/* Secrets: a file others could have planted or may read is refused. */
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: must belong to uid %u and be "
+		    "readable by it only (it is uid %u, mode %04o)", path,
+		    (unsigned)geteuid(), (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, O_APPEND);
 	return fd;
 }
 

@@ -433,6 +433,32 @@ class KeyLog(Base):
             self.pingpong(s, data)
             s.unwrap().close()
 
+    def test_only_a_private_regular_file(self):
+        """The master is root: a key log path that is a symbolic link
+        (it could point anywhere), a FIFO (it would block the master) or
+        a file others may read is refused; the reload fails, the master
+        keeps serving and answers at once."""
+        keys = self.tmp.file("keys.log")
+        d = self.start(tls={"keylog_file": keys})
+        target = self.tmp.file("victim")
+        with open(target, "w") as f:
+            f.write("x\n")
+        for make, why in ((lambda: os.symlink(target, keys), "symbolic link"),
+                          (lambda: os.mkfifo(keys, 0o600), "not a regular file"),
+                          (lambda: (open(keys, "w").close(), os.chmod(keys, 0o644)),
+                           "readable by it only")):
+            os.unlink(keys)
+            make()
+            mark = d.mark()
+            d.signal(signal.SIGHUP)
+            ev = d.wait_event("reload", 10, start=mark)
+            self.assertEqual(ev["result"], "failed", ev["_line"])
+            self.assertIn(why, ev["error"])
+            with self.connect(self.ctx()) as s:
+                self.pingpong(s)
+        with open(target) as f:
+            self.assertEqual(f.read(), "x\n")
+
     def test_capture_decrypts_to_the_echo(self):
         if not shutil.which("tshark"):
             self.skipTest("tshark not installed (make deps installs it)")
