@@ -214,8 +214,30 @@ tls_global_init(void)
 /* ---- contexts ---- */
 
 /*
+ * Add a file's contents to the digest (its path when it cannot be read,
+ * which the loading just before would have refused).  1, or 0 on error.
+ */
+static int
+digest_file(EVP_MD_CTX *m, const char *path)
+{
+	unsigned char buf[8192];
+	size_t n;
+	FILE *f;
+	int ok = 1;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return EVP_DigestUpdate(m, path, strlen(path) + 1) == 1;
+	while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		ok = EVP_DigestUpdate(m, buf, n) == 1;
+	fclose(f);
+	return ok && EVP_DigestUpdate(m, "", 1) == 1;
+}
+
+/*
  * A session ID context per distinct security setting: client
- * certificate rules and certificates.  A session (ticket) must not
+ * certificate rules and certificates, by the contents of their files (a
+ * reload that puts another CA under the same name must not let the
+ * sessions of the old one resume).  A session (ticket) must not
  * resume on a listener or sni entry whose client certificate rules
  * differ (the key ring is shared by all of them): OpenSSL refuses a
  * session whose context differs.
@@ -236,10 +258,10 @@ set_sid_ctx(SSL_CTX *ctx, int verify, const char *ca,
 		goto fallback;
 	ok = EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
 	    EVP_DigestUpdate(m, head, strlen(head)) == 1 &&
-	    EVP_DigestUpdate(m, ca ? ca : "", ca ? strlen(ca) + 1 : 1) == 1;
+	    (ca == NULL || *ca == '\0' ? EVP_DigestUpdate(m, "", 1) == 1 :
+	    digest_file(m, ca));
 	for (i = 0; ok && i < certs->tf_count; i++)
-		ok = EVP_DigestUpdate(m, certs->tf_path[i],
-		    strlen(certs->tf_path[i]) + 1) == 1;
+		ok = digest_file(m, certs->tf_path[i]);
 	if (!ok || EVP_DigestFinal_ex(m, md, &mdlen) != 1)
 		mdlen = 0;
 	EVP_MD_CTX_free(m);

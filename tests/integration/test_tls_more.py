@@ -271,6 +271,43 @@ class Sni(Base):
             with self.connect(c, name) as s:
                 self.pingpong(s)
 
+    def test_another_client_ca_under_the_same_name_resumes_nothing(self):
+        """verify_client = "require": a reload that puts another CA in
+        the client_ca file (same name) must not let sessions made with
+        the old CA's certificates resume without a certificate."""
+        cafile = self.tmp.file("clients-ca.pem")
+        shutil.copy(C.file("ca.pem"), cafile)
+        d = self.start(tls={"client_ca": cafile, "verify_client": "require"})
+        sessions = {}
+        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            c = self.ctx(v)
+            c.load_cert_chain(C.file("client.pem"), C.file("client.key"))
+            with self.connect(c) as s:
+                self.pingpong(s)
+                sessions[v] = (c, s.session)
+            with self.connect(c, session=sessions[v][1]) as s:
+                self.pingpong(s)
+                self.assertTrue(s.session_reused)
+        other = self.tmp.file("other-ca.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", other,
+                        "-subj", "/CN=another CA", "-days", "2", "-out", cafile],
+                       check=True, capture_output=True, timeout=60)
+        mark = d.mark()
+        d.signal(signal.SIGHUP)
+        d.wait_event("reload", start=mark, result="ok")
+        # A resumed handshake sends no certificate; a full one sends the
+        # old CA's, which the new one refuses.
+        for v, (c, sess) in sessions.items():
+            try:
+                with self.connect(c, session=sess) as s:
+                    s.sendall(b"x")
+                    got = s.recv(1)
+                    self.assertEqual(got, b"", "served on an old session (reused=%s)"
+                                     % s.session_reused)
+            except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+                pass
+
     def test_no_resumption_across_client_certificate_rules(self):
         """A session from the default certificates does not resume on an
         entry that requires a client certificate (another session ID
