@@ -438,10 +438,12 @@ cfg_tls_check(struct ctx *c, const config_setting_t *g, const char *path,
 		sn = &tc->tc_sni[i];
 		verify = (sn->sn_given & SECHO_SNI_VERIFY) ?
 		    sn->sn_verify_client : tc->tc_verify_client;
-		if (verify == SECHO_VERIFY_NONE || sn->sn_client_ca ||
-		    tc->tc_client_ca)
+		/* As tls.c takes it: an entry's own client_ca, "" too. */
+		if (verify == SECHO_VERIFY_NONE ||
+		    ((sn->sn_given & SECHO_SNI_CLIENT_CA) ? sn->sn_client_ca :
+		    tc->tc_client_ca) != NULL)
 			continue;
-		if (!(sn->sn_given & SECHO_SNI_VERIFY) &&
+		if (!(sn->sn_given & (SECHO_SNI_VERIFY | SECHO_SNI_CLIENT_CA)) &&
 		    (mask & (TF_VERIFY | TF_CLIENT_CA)))
 			continue;	/* the group's own, reported above */
 		s = list ? config_setting_get_elem(list, (unsigned)i) : NULL;

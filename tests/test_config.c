@@ -514,6 +514,13 @@ static const struct bad bad_texts[] = {
 	  "    verify_client = \"require\"; } );\n};\n" LISTENERS,
 	  "t.cfg:2: tls.sni.[0].verify_client: \"require\" needs a "
 	  "client_ca\n" },
+	{ "sni: an entry that sets client_ca \"\" under a group that requires",
+	  "tls = {\n  client_ca = \"/ca.pem\"; verify_client = \"require\";\n"
+	  "  sni = ( { names = [ \"a.example\" ]; "
+	  "certificate = \"/c\"; private_key = \"/k\";\n"
+	  "    client_ca = \"\"; } );\n};\n" LISTENERS,
+	  "t.cfg:3: tls.sni.[0].verify_client: \"require\" needs a "
+	  "client_ca\n" },
 	{ "sni: an unknown setting in an entry",
 	  "tls = {\n  sni = ( { names = [ \"a.example\" ]; "
 	  "certificate = \"/c\"; private_key = \"/k\";\n"
