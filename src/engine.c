@@ -402,7 +402,11 @@ start_conn(const struct engine *e, const struct conn_req *r, int fd, int rfd)
 static pid_t
 fork_lean(void)
 {
+#if defined(__s390__) || defined(__CRIS__)
+	return (pid_t)syscall(SYS_clone, 0, SIGCHLD, 0, 0, 0);	/* stack first */
+#else
 	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
 }
 
 /* MSG_CONN: a process for the connection on fd, or MSG_NOT_STARTED. */

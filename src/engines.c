@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -140,7 +141,8 @@ static void
 send_msg(struct master *m, struct engine_ref *e, uint32_t type,
     uint64_t id, const void *p, size_t len, int fd)
 {
-	if (e->en_killed) {
+	/* Killed, or gone (its last words being read): nobody listens. */
+	if (e->en_killed || e->en_reaped) {
 		if (fd != -1)
 			close(fd);
 		return;
@@ -202,6 +204,7 @@ engines_send_conn(struct master *m, struct engine_ref *e,
 	const struct listener_config *lc = l->l_cfg;
 	const struct secho_config *cfg = m->gen.g_cfg;
 	struct conn_req r;
+	char ident[64];
 	size_t len;
 
 	memset(&r, 0, sizeof(r));
@@ -221,7 +224,10 @@ engines_send_conn(struct master *m, struct engine_ref *e,
 	r.cr_gid = m->gen.g_privs.pv_gid;
 	r.cr_chroot = m->gen.g_privs.pv_chroot;
 	r.cr_name = l->l_name;
-	r.cr_ident = cfg->log_ident ? cfg->log_ident : "secho";
+	/* log.c keeps 63 bytes of it; so does the request (bounded size). */
+	snprintf(ident, sizeof(ident), "%s", cfg->log_ident ? cfg->log_ident :
+	    "secho");
+	r.cr_ident = ident;
 	/* The real peer's lists, for the process behind PROXY only. */
 	if (lc->lc_proxy_protocol) {
 		r.cr_allow = lc->lc_allow;
@@ -229,7 +235,8 @@ engines_send_conn(struct master *m, struct engine_ref *e,
 	}
 	r.cr_accepted_ms = accepted_ms;
 	if ((len = connreq_encode(&r, buf.b, sizeof(buf.b))) == 0) {
-		errno = EMSGSIZE;	/* config.c bounds the lists: cannot be */
+		errno = EMSGSIZE;	/* lists <= 2000, ident <= 63, a path:
+					   it cannot be */
 		return -1;
 	}
 	send_msg(m, e, MSG_CONN, id, buf.b, len, fd);

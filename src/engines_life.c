@@ -343,9 +343,14 @@ engines_renew_tls(struct master *m, int same_generation)
 		return;
 	if (engines_start(m, SECHO_PROTO_TLS) == -1) {
 		log_warn("cannot start secho-tls; trying again in 1 s");
-		m->kind_tls.ek_respawn_at = clock_ms() + 1000;
+		/* The old one serves on with the old keys meanwhile. */
+		if (same_generation && e != NULL)
+			m->tls_renew_at = clock_ms() + 1000;
+		else
+			m->kind_tls.ek_respawn_at = clock_ms() + 1000;
 		return;
 	}
+	m->tls_renew_at = 0;
 	if (old != 0 && (e = engines_by_serial(m, old)) != NULL)
 		engines_drain(m, e);
 }

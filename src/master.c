@@ -202,6 +202,8 @@ next_timeout(const struct master *m, long long now)
 			t = m->kind_tls.ek_respawn_at;
 		if (m->accept_pause_until > now && m->accept_pause_until < t)
 			t = m->accept_pause_until;
+		if (m->tls_renew_at && m->tls_renew_at < t)
+			t = m->tls_renew_at;
 	}
 	d = t - now;
 	return d < 0 ? 0 : d > 60000 ? 60000 : (int)d;
@@ -282,7 +284,8 @@ master_run(struct master *m)
 		else {
 			workers_due(m, now);
 			engines_due(m, now);
-			if (tls_tick(now))
+			if (tls_tick(now) || (m->tls_renew_at != 0 &&
+			    now >= m->tls_renew_at))
 				engines_renew_tls(m, 1);
 		}
 	}

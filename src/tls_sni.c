@@ -130,19 +130,39 @@ default_serves(const struct tls_server *ts, const char *name, size_t len)
 	return 0;
 }
 
+/* Which context the first ClientHello of a connection chose. */
+static int hello_idx = -1;
+
 static int
 hello_cb(SSL *ssl, int *al, void *arg)
 {
 	struct tls_server *ts = arg;
-	struct tls_entry *e;
+	struct tls_entry *e = NULL;
 	const unsigned char *p;
+	SSL_CTX *was;
 	char name[256];
-	size_t plen, len;
+	size_t plen, len = 0;
 
-	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
-	    &plen) || (len = host_name(p, plen, name, sizeof(name))) == 0)
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
+	    &plen))
+		len = host_name(p, plen, name, sizeof(name));
+	if (len > 0)
+		e = find(ts, name, len);
+	/*
+	 * The second ClientHello after a HelloRetryRequest must ask for what
+	 * the first one got: no other entry, no sni_strict bypassed.
+	 */
+	was = SSL_get_ex_data(ssl, hello_idx);
+	if (was != NULL && was != (e != NULL ? e->te_ctx : ts->ts_ctx)) {
+		refuse(ssl, "unrecognized name");
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	(void)SSL_set_ex_data(ssl, hello_idx, e != NULL ? e->te_ctx :
+	    ts->ts_ctx);
+	if (len == 0)
 		return SSL_CLIENT_HELLO_SUCCESS;	/* the default */
-	if ((e = find(ts, name, len)) != NULL) {
+	if (e != NULL) {
 		/*
 		 * The entry's certificates, client CA list and session ID
 		 * context come with its context; the verify mode was
@@ -191,7 +211,11 @@ void
 tls_sni_setup(SSL_CTX *ctx, struct tls_server *ts, int is_default)
 {
 	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
-	if (is_default && (ts->ts_nsni > 0 || ts->ts_strict))
+	/* On every context: after a switch, the second hello is OpenSSL's
+	 * new context's to check. */
+	if ((ts->ts_nsni > 0 || ts->ts_strict) && hello_idx == -1)
+		hello_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if ((ts->ts_nsni > 0 || ts->ts_strict) && hello_idx != -1)
 		SSL_CTX_set_client_hello_cb(ctx, hello_cb, ts);
 	if (ts->ts_alpn != NULL)
 		SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, ts);

@@ -111,6 +111,8 @@ struct master {
 	int			 stopping;
 	long long		 stop_deadline;	/* TERM to connections */
 	long long		 kill_deadline;	/* KILL to what is left */
+	/* new ticket keys wait for a secho-tls that has them (ms, 0: no) */
+	long long		 tls_renew_at;
 };
 
 #define WORKER_QUICK_MS		10000	/* a helper dying sooner is failing */

@@ -237,6 +237,13 @@ class Sni(Base):
         # Too many labels for the wildcard: the default certificate.
         out = self.s_client(["-servername", "a.b.example.net"])
         self.assertIn("CN = localhost", out)
+        # After a HelloRetryRequest (no key share the server takes), the
+        # second hello asks for the same name: served by that entry.
+        out = self.s_client(["-servername", "echo.example.org", "-groups", "P-521:X25519",
+                             "-msg", "-tls1_3"])
+        self.assertGreaterEqual(out.count("], ClientHello"), 2, "no HelloRetryRequest")
+        self.assertIn("CN = echo.example.org", out)
+        self.assertIn("Verify return code: 0 (ok)", out)
 
     def test_python_server_hostname_and_gnutls(self):
         d = self.start(sni=sni_entries())
