@@ -235,9 +235,10 @@ digest_file(EVP_MD_CTX *m, const char *path)
 
 /*
  * A session ID context per distinct security setting: client
- * certificate rules and certificates, by the contents of their files (a
- * reload that puts another CA under the same name must not let the
- * sessions of the old one resume).  A session (ticket) must not
+ * certificate rules (the client CA by its contents: a reload that puts
+ * another CA under the same name must not let the sessions of the old
+ * one resume) and certificates (by name: a renewed certificate keeps
+ * the sessions).  A session (ticket) must not
  * resume on a listener or sni entry whose client certificate rules
  * differ (the key ring is shared by all of them): OpenSSL refuses a
  * session whose context differs.
@@ -260,8 +261,10 @@ set_sid_ctx(SSL_CTX *ctx, int verify, const char *ca,
 	    EVP_DigestUpdate(m, head, strlen(head)) == 1 &&
 	    (ca == NULL || *ca == '\0' ? EVP_DigestUpdate(m, "", 1) == 1 :
 	    digest_file(m, ca));
+	/* Certificates by name: a renewed one keeps the sessions. */
 	for (i = 0; ok && i < certs->tf_count; i++)
-		ok = digest_file(m, certs->tf_path[i]);
+		ok = EVP_DigestUpdate(m, certs->tf_path[i],
+		    strlen(certs->tf_path[i]) + 1) == 1;
 	if (!ok || EVP_DigestFinal_ex(m, md, &mdlen) != 1)
 		mdlen = 0;
 	EVP_MD_CTX_free(m);
