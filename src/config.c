@@ -58,7 +58,7 @@ static const struct enumval levels[] = {
 
 static const struct enumval protos[] = {
 	{ "tcp", SECHO_PROTO_TCP }, { "udp", SECHO_PROTO_UDP },
-	{ "tls", SECHO_PROTO_TLS },
+	{ "tls", SECHO_PROTO_TLS }, { "dtls", SECHO_PROTO_DTLS },
 	{ NULL, 0 }
 };
 
@@ -94,7 +94,7 @@ static const struct field limits_fields[] = {
 
 static const struct field listener_fields[] = {
 	FENUM("proto", struct listener_config, lc_proto, protos,
-	    "tcp, udp, tls"),
+	    "tcp, udp, tls, dtls"),
 	FSTR("address", K_STRING, struct listener_config, lc_address),
 	FINT("port", struct listener_config, lc_port, 1, 65535),
 	FBOOL("proxy_protocol", struct listener_config, lc_proxy_protocol),
@@ -532,10 +532,10 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 		errors += parse_cidrs(c, m, sub, &lc->lc_deny);
 	}
 	if ((m = config_setting_get_member(s, "proxy_protocol")) != NULL &&
-	    (given & LF_PROTO) && lc->lc_proto == SECHO_PROTO_UDP &&
-	    lc->lc_proxy_protocol) {
-		cfg_err(c, m, "%s.proxy_protocol: not supported on udp listeners",
-		    path);
+	    (given & LF_PROTO) && (lc->lc_proto == SECHO_PROTO_UDP ||
+	    lc->lc_proto == SECHO_PROTO_DTLS) && lc->lc_proxy_protocol) {
+		cfg_err(c, m, "%s.proxy_protocol: not supported on %s listeners",
+		    path, config_proto_name(lc->lc_proto));
 		errors++;
 	}
 	if (lc->lc_proxy_protocol &&
@@ -553,9 +553,20 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 			has_tls = 1;
 			errors += cfg_tls_group(c, tg, sub, &ov, &tgiven);
 			if ((given & LF_PROTO) &&
-			    lc->lc_proto != SECHO_PROTO_TLS) {
+			    !config_proto_is_tls(lc->lc_proto)) {
 				cfg_err(c, tg, "%s: a tls group is only allowed "
-				    "on tls listeners", sub);
+				    "on tls and dtls listeners", sub);
+				errors++;
+			}
+			/* DTLS is 1.2 only (OpenSSL 3.0): said, not ignored. */
+			if ((given & LF_PROTO) &&
+			    lc->lc_proto == SECHO_PROTO_DTLS &&
+			    (tgiven & TF_MIN_PROTOCOL) &&
+			    ov.tc_min_protocol != 0x0303) {
+				cfg_err(c, config_setting_get_member(tg,
+				    "min_protocol"), "%s.min_protocol: a dtls "
+				    "listener serves DTLS 1.2 only (TLSv1.2)",
+				    sub);
 				errors++;
 			}
 		}
@@ -564,7 +575,7 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 		goto out;
 
 	lc->lc_has_tls = has_tls;
-	if (lc->lc_proto == SECHO_PROTO_TLS) {
+	if (config_proto_is_tls(lc->lc_proto)) {
 		if (cfg_tls_merge(&lc->lc_tls, global, &ov, tgiven) == -1) {
 			c->c_err.eb_oom = 1;
 			goto out;
@@ -576,14 +587,14 @@ parse_listener(struct ctx *c, const config_setting_t *s, size_t idx,
 		/* Inherited from a broken global group: reported there. */
 		if (lc->lc_tls.tc_certificate.tf_count == 0 &&
 		    (!c->c_tls_bad || (tgiven & TF_CERTIFICATE))) {
-			cfg_err(c, s, "%s: tls listener without tls.certificate",
-			    path);
+			cfg_err(c, s, "%s: %s listener without tls.certificate",
+			    path, config_proto_name(lc->lc_proto));
 			errors++;
 		}
 		if (lc->lc_tls.tc_private_key.tf_count == 0 &&
 		    (!c->c_tls_bad || (tgiven & TF_PRIVATE_KEY))) {
-			cfg_err(c, s, "%s: tls listener without tls.private_key",
-			    path);
+			cfg_err(c, s, "%s: %s listener without tls.private_key",
+			    path, config_proto_name(lc->lc_proto));
 			errors++;
 		}
 	}

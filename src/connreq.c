@@ -127,7 +127,7 @@ connreq_decode(const void *buf, size_t len, struct conn_req *r)
 	memcpy(&w, buf, sizeof(w));
 	if (w.w_len != len)
 		return -1;
-	if (w.w_proto != SECHO_PROTO_TCP && w.w_proto != SECHO_PROTO_TLS)
+	if (w.w_proto != SECHO_PROTO_TCP && !config_proto_is_tls(w.w_proto))
 		return -1;
 	if (w.w_peer.ss_family != AF_INET && w.w_peer.ss_family != AF_INET6)
 		return -1;

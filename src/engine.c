@@ -35,12 +35,17 @@ struct kid {
 	uint32_t	k_next;		/* free list */
 };
 
+/* The poll set's first entries: channel, signals, front. */
+#define NFIXED		3
+/* The largest message to the master: a PROXY peer, a DTLS admission. */
+#define OUT_PAYLOAD	192
+
 /* A message to the master that waits for room on the channel. */
 struct outmsg {
 	uint32_t	o_type;
 	uint32_t	o_len;
 	uint64_t	o_id;
-	unsigned char	o_payload[sizeof(struct sockaddr_storage)];
+	unsigned char	o_payload[OUT_PAYLOAD];
 };
 
 struct engine {
@@ -56,7 +61,8 @@ struct engine {
 	size_t			 e_cap, e_nkids;
 	uint32_t		 e_free;	/* first free slot, e_cap: none */
 	struct slotidx		 e_by_pid, e_by_id;
-	/* poll set: [0] channel, [1] signals, then PROXY channels */
+	/* poll set: [0] channel, [1] signals, [2] the front, then PROXY
+	 * channels */
 	struct pollfd		*e_pfds;
 	uint32_t		*e_pslot;	/* slot of each PROXY channel */
 	size_t			 e_npoll;
@@ -90,16 +96,16 @@ table_grow(struct engine *e)
 {
 	size_t ncap = e->e_cap ? e->e_cap * 2 : 64, i;
 	struct kid *nk = dontfork_calloc(ncap, sizeof(*nk));
-	struct pollfd *np = dontfork_calloc(ncap + 2, sizeof(*np));
-	uint32_t *ns = dontfork_calloc(ncap + 2, sizeof(*ns));
+	struct pollfd *np = dontfork_calloc(ncap + NFIXED, sizeof(*np));
+	uint32_t *ns = dontfork_calloc(ncap + NFIXED, sizeof(*ns));
 	struct slotidx bp, bi;
 
 	bp.si_tab = bi.si_tab = NULL;
 	if (nk == NULL || np == NULL || ns == NULL ||
 	    slotidx_init(&bp, ncap) == -1 || slotidx_init(&bi, ncap) == -1) {
 		dontfork_free(nk, ncap, sizeof(*nk));
-		dontfork_free(np, ncap + 2, sizeof(*np));
-		dontfork_free(ns, ncap + 2, sizeof(*ns));
+		dontfork_free(np, ncap + NFIXED, sizeof(*np));
+		dontfork_free(ns, ncap + NFIXED, sizeof(*ns));
 		if (bp.si_tab)
 			slotidx_free(&bp);
 		if (bi.si_tab)
@@ -116,8 +122,8 @@ table_grow(struct engine *e)
 		nk[i].k_next = (uint32_t)(i + 1);
 	e->e_free = (uint32_t)e->e_cap;
 	dontfork_free(e->e_kids, e->e_cap, sizeof(*e->e_kids));
-	dontfork_free(e->e_pfds, e->e_cap + 2, sizeof(*e->e_pfds));
-	dontfork_free(e->e_pslot, e->e_cap + 2, sizeof(*e->e_pslot));
+	dontfork_free(e->e_pfds, e->e_cap + NFIXED, sizeof(*e->e_pfds));
+	dontfork_free(e->e_pslot, e->e_cap + NFIXED, sizeof(*e->e_pslot));
 	slotidx_free(&e->e_by_pid);
 	slotidx_free(&e->e_by_id);
 	e->e_kids = nk;
@@ -383,6 +389,8 @@ start_conn(const struct engine *e, const struct conn_req *r, int fd, int rfd)
 	keep[0] = fd;
 	keep[1] = rfd;
 	close_from_except(ENGINE_FD_BASE, keep, 2);
+	if (e->e_proto->cp_front)
+		e->e_proto->cp_front->ef_child(e->e_proto->cp_front_arg);
 	if (e->e_proto->cp_start)
 		e->e_proto->cp_start();
 	conn_main(r, fd, rfd, e->e_proto);
@@ -489,6 +497,38 @@ fail:
 	tell_int(e, MSG_NOT_STARTED, id, err);
 }
 
+/*
+ * MSG_ADMITTED (a datagram protocol): the master counts the peer the
+ * front asked about as connection id; the front makes its socket, and
+ * from here on it is a connection like any other.
+ */
+static void
+admitted(struct engine *e, uint64_t id, const void *p, size_t len)
+{
+	const struct engine_front *f = e->e_proto->cp_front;
+	uint64_t token;
+	int fd;
+
+	if (f == NULL || len < sizeof(token)) {
+		log_errx("engine %ld: unexpected admission from the master; "
+		    "ending", (long)e->e_self);
+		_exit(1);
+	}
+	memcpy(&token, p, sizeof(token));
+	if ((fd = f->ef_admitted(e->e_proto->cp_front_arg, token)) == -1) {
+		tell_int(e, MSG_NOT_STARTED, id, errno);
+		return;
+	}
+	new_conn(e, id, (const char *)p + sizeof(token), len - sizeof(token),
+	    fd);
+}
+
+void
+engine_ask(struct engine *e, const void *p, size_t len)
+{
+	tell(e, MSG_ADMIT, 0, p, len);
+}
+
 static void
 signal_all(struct engine *e, int sig)
 {
@@ -505,6 +545,7 @@ static void
 from_master(struct engine *e)
 {
 	struct msg_hdr h;
+	uint64_t token;
 	long slot;
 	int32_t v;
 	int fd, r, n;
@@ -546,8 +587,26 @@ from_master(struct engine *e)
 				e->e_kids[slot].k_fd = -1;
 			}
 			break;
+		case MSG_ADMITTED:
+			admitted(e, h.mh_id, msg_payload(reqbuf.b), h.mh_len);
+			break;
+		case MSG_REFUSED:
+			if (e->e_proto->cp_front == NULL ||
+			    h.mh_len != sizeof(uint64_t)) {
+				log_errx("engine %ld: unexpected refusal from "
+				    "the master; ending", (long)e->e_self);
+				_exit(1);
+			}
+			memcpy(&token, msg_payload(reqbuf.b), sizeof(token));
+			e->e_proto->cp_front->ef_refused(
+			    e->e_proto->cp_front_arg, token);
+			break;
 		case MSG_DRAIN:
 			e->e_draining = 1;
+			e->e_pfds[2].fd = -1;
+			if (e->e_proto->cp_front)
+				e->e_proto->cp_front->ef_drain(
+				    e->e_proto->cp_front_arg);
 			break;
 		case MSG_STOP:
 			if (h.mh_len == sizeof(v)) {
@@ -572,6 +631,7 @@ from_master(struct engine *e)
 int
 engine_run(int chan, pid_t master, const struct conn_proto *proto)
 {
+	const struct engine_front *front = proto->cp_front;
 	struct engine e;
 	sigset_t set;
 	size_t i;
@@ -613,11 +673,15 @@ engine_run(int chan, pid_t master, const struct conn_proto *proto)
 	e.e_pfds[0].fd = e.e_chan;
 	e.e_pfds[1].fd = e.e_sigfd;
 	e.e_pfds[1].events = POLLIN;
-	e.e_npoll = 2;
+	e.e_pfds[2].fd = front ? front->ef_fd(proto->cp_front_arg) : -1;
+	e.e_pfds[2].events = POLLIN;
+	e.e_npoll = NFIXED;
 
-	while (!(e.e_draining && e.e_nkids == 0)) {
+	while (!(e.e_draining && e.e_nkids == 0 &&
+	    (front == NULL || front->ef_pending(proto->cp_front_arg) == 0))) {
 		e.e_pfds[0].events = POLLIN | (e.e_olen ? POLLOUT : 0);
-		if (poll(e.e_pfds, e.e_npoll, -1) == -1) {
+		if (poll(e.e_pfds, e.e_npoll, front ? front->ef_timeout(
+		    proto->cp_front_arg) : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("engine %ld: poll", (long)e.e_self);
@@ -625,13 +689,16 @@ engine_run(int chan, pid_t master, const struct conn_proto *proto)
 		}
 		/* Backwards: a channel closed here is replaced by a later
 		 * one, which was looked at already. */
-		for (i = e.e_npoll; i-- > 2;)
+		for (i = e.e_npoll; i-- > NFIXED;)
 			if (e.e_pfds[i].revents)
 				relay(&e, e.e_pslot[i]);
 		if (e.e_pfds[1].revents & POLLIN)
 			reap(&e);
 		if (e.e_pfds[0].revents & (POLLIN | POLLHUP | POLLERR))
 			from_master(&e);
+		/* Datagrams, or its timer: after the master's answers. */
+		if (front != NULL && !e.e_draining)
+			front->ef_ready(proto->cp_front_arg, &e);
 		flush_out(&e);
 	}
 	/* What is still waiting for the master goes before we do. */

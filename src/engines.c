@@ -33,15 +33,23 @@ struct pending {
 };
 
 const char *
+engines_proto_name(int proto)
+{
+	return proto == SECHO_PROTO_TLS ? "secho-tls" :
+	    proto == SECHO_PROTO_DTLS ? "secho-dtls" : "secho-tcp";
+}
+
+const char *
 engines_name(const struct engine_ref *e)
 {
-	return e->en_proto == SECHO_PROTO_TLS ? "secho-tls" : "secho-tcp";
+	return engines_proto_name(e->en_proto);
 }
 
 struct engine_kind *
 engines_kind(struct master *m, int proto)
 {
-	return proto == SECHO_PROTO_TLS ? &m->kind_tls : &m->kind_tcp;
+	return proto == SECHO_PROTO_TLS ? &m->kind_tls :
+	    proto == SECHO_PROTO_DTLS ? &m->kind_dtls : &m->kind_tcp;
 }
 
 struct engine_ref *
@@ -192,10 +200,21 @@ engines_send(struct master *m, struct engine_ref *e, uint32_t type,
 	send_msg(m, e, type, id, &value, sizeof(value), -1);
 }
 
-int
-engines_send_conn(struct master *m, struct engine_ref *e,
+void
+engines_send_raw(struct master *m, struct engine_ref *e, uint32_t type,
+    uint64_t id, const void *p, size_t len)
+{
+	send_msg(m, e, type, id, p, len, -1);
+}
+
+/*
+ * A request for connection id of listener l as type, with fd, after
+ * prefix (plen bytes, a multiple of 8: the request stays aligned).
+ */
+static int
+send_req(struct master *m, struct engine_ref *e, uint32_t type,
     const struct listener *l, uint64_t id, const struct sockaddr *peer,
-    int fd, long long accepted_ms)
+    int fd, long long accepted_ms, const void *prefix, size_t plen)
 {
 	static union {
 		char		b[MSG_MAX - sizeof(struct msg_hdr)];
@@ -234,13 +253,32 @@ engines_send_conn(struct master *m, struct engine_ref *e,
 		r.cr_deny = lc->lc_deny;
 	}
 	r.cr_accepted_ms = accepted_ms;
-	if ((len = connreq_encode(&r, buf.b, sizeof(buf.b))) == 0) {
+	memcpy(buf.b, prefix, plen);
+	if ((len = connreq_encode(&r, buf.b + plen, sizeof(buf.b) - plen)) ==
+	    0) {
 		errno = EMSGSIZE;	/* lists <= 2000, ident <= 63, a path:
 					   it cannot be */
 		return -1;
 	}
-	send_msg(m, e, MSG_CONN, id, buf.b, len, fd);
+	send_msg(m, e, type, id, buf.b, plen + len, fd);
 	return 0;
+}
+
+int
+engines_send_conn(struct master *m, struct engine_ref *e,
+    const struct listener *l, uint64_t id, const struct sockaddr *peer,
+    int fd, long long accepted_ms)
+{
+	return send_req(m, e, MSG_CONN, l, id, peer, fd, accepted_ms, NULL, 0);
+}
+
+int
+engines_send_admitted(struct master *m, struct engine_ref *e,
+    const struct listener *l, uint64_t id, const struct sockaddr *peer,
+    uint64_t token)
+{
+	return send_req(m, e, MSG_ADMITTED, l, id, peer, -1, clock_ms(),
+	    &token, sizeof(token));
 }
 
 void
@@ -280,6 +318,12 @@ handle(struct master *m, struct engine_ref *e, const struct msg_hdr *h,
 	struct conn_entry *c;
 	int32_t v = 0;
 
+	/* A question about a peer that is no connection yet. */
+	if (h->mh_type == MSG_ADMIT && h->mh_id == 0 &&
+	    e->en_proto == SECHO_PROTO_DTLS) {
+		policy_admit(m, e, p, h->mh_len);
+		return;
+	}
 	c = conntab_get(m->conns, h->mh_id);
 	if (c == NULL || c->ce_engine != e->en_serial) {
 		engine_broken(m, e, "a message about a connection it does "
@@ -310,6 +354,8 @@ handle(struct master *m, struct engine_ref *e, const struct msg_hdr *h,
 		/* Its pid is the engine's business: only counted here. */
 		if (c->ce_proto == SECHO_PROTO_TLS)
 			m->tls_total++;
+		else if (c->ce_proto == SECHO_PROTO_DTLS)
+			m->dtls_total++;
 		else
 			m->tcp_total++;
 		break;
@@ -426,8 +472,8 @@ engines_exited(struct master *m, pid_t pid, int status)
 		return 1;
 	delay = restart_delay(&engines_kind(m, proto)->ek_failures, started, now);
 	engines_kind(m, proto)->ek_respawn_at = now + (delay ? delay : 1);
-	log_warnx("restarting %s in %lld ms", proto == SECHO_PROTO_TLS ?
-	    "secho-tls" : "secho-tcp", delay);
+	log_warnx("restarting %s in %lld ms", engines_proto_name(proto),
+	    delay);
 	return 1;
 }
 

@@ -21,6 +21,7 @@
 #include "secho/clock.h"
 #include "secho/closefrom.h"
 #include "secho/connreq.h"
+#include "secho/dtls.h"
 #include "secho/engine.h"
 #include "secho/log.h"
 #include "secho/master.h"
@@ -158,26 +159,69 @@ spawn_exec(struct master *m, int chan)
 	return pid;
 }
 
+/*
+ * In a new secho-dtls: the front over the dtls listener sockets of this
+ * generation (still open: master_forked() kept them), or exit.
+ */
+static struct dtls_front *
+dtls_front_start(struct master *m)
+{
+	struct dtls_listen *dl;
+	struct dtls_front *f;
+	size_t i, n = 0;
+
+	if ((dl = calloc(m->ls.ls_count + 1, sizeof(*dl))) == NULL)
+		_exit(1);
+	for (i = 0; i < m->ls.ls_count; i++) {
+		struct listener *l = &m->ls.ls_items[i];
+
+		if (l->l_proto != SECHO_PROTO_DTLS || l->l_fd < 0)
+			continue;
+		dl[n].dl_fd = l->l_fd;
+		dl[n].dl_index = (unsigned)i;
+		dl[n].dl_cfg = (unsigned)(l->l_cfg - m->gen.g_cfg->listeners);
+		dl[n].dl_addr = l->l_addr;
+		n++;
+	}
+	f = dtls_front_new(dl, n, (unsigned)m->gen.g_cfg->udp_rate_per_host);
+	free(dl);
+	if (f == NULL) {
+		log_err("secho-dtls: cannot set up its listeners");
+		_exit(1);
+	}
+	return f;
+}
+
 /* Fork an engine of ours on chan; the child's pid, or -1 with errno. */
 static pid_t
 spawn_fork(struct master *m, int proto, int chan)
 {
 	static struct tls_echo_set set;
 	struct conn_proto cp;
-	int keep[1 + TLS_KEYLOG_MAX];
-	size_t nkeep = 1;
+	int *keep;
+	size_t nkeep = 1, i;
 	pid_t pid, master = getpid();
 
 	if ((pid = fork()) != 0)
 		return pid;
-	prctl(PR_SET_NAME, proto == SECHO_PROTO_TLS ? "secho-tls" :
-	    "secho-tcp", 0, 0, 0);
-	/* The TLS engine keeps the key log files, for its connections. */
+	prctl(PR_SET_NAME, engines_proto_name(proto), 0, 0, 0);
+	/*
+	 * A TLS engine keeps the key log files, for its connections; the
+	 * DTLS engine its listener sockets too.
+	 */
+	if ((keep = calloc(1 + TLS_KEYLOG_MAX + m->ls.ls_count,
+	    sizeof(*keep))) == NULL)
+		_exit(1);
 	keep[0] = chan;
-	if (proto == SECHO_PROTO_TLS)
+	if (config_proto_is_tls(proto))
 		nkeep += tls_keylogs_fds(&m->gen.g_keylogs, keep + 1,
 		    TLS_KEYLOG_MAX);
+	for (i = 0; proto == SECHO_PROTO_DTLS && i < m->ls.ls_count; i++)
+		if (m->ls.ls_items[i].l_proto == SECHO_PROTO_DTLS &&
+		    m->ls.ls_items[i].l_fd >= 0)
+			keep[nkeep++] = m->ls.ls_items[i].l_fd;
 	master_forked(keep, nkeep);
+	free(keep);
 	/*
 	 * The channel below ENGINE_FD_BASE, where the engine wants its own
 	 * descriptors (a master with many listeners had it higher).
@@ -191,7 +235,7 @@ spawn_fork(struct master *m, int proto, int chan)
 		chan = low;
 	}
 	memset(&cp, 0, sizeof(cp));
-	if (proto == SECHO_PROTO_TLS) {
+	if (config_proto_is_tls(proto)) {
 		/* The contexts of this generation, built before the fork. */
 		set.tes_servers = m->gen.g_tls;
 		set.tes_count = m->gen.g_cfg->nlisteners;
@@ -202,6 +246,11 @@ spawn_fork(struct master *m, int proto, int chan)
 		cp.cp_start = tlsmem_child;
 		cp.cp_serve = tls_echo_serve;
 		cp.cp_arg = &set;
+		if (proto == SECHO_PROTO_DTLS) {
+			cp.cp_serve = dtls_echo_serve;
+			cp.cp_front = &dtls_front_ops;
+			cp.cp_front_arg = dtls_front_start(m);
+		}
 	} else
 		cp.cp_serve = tcp_echo_serve;
 	_exit(engine_run(chan, master, &cp));
@@ -241,7 +290,7 @@ engines_start(struct master *m, int proto)
 		}
 	}
 	if (!exec && (pid == -2 || m->tcp_engine_path[0] == '\0' ||
-	    proto == SECHO_PROTO_TLS))
+	    proto != SECHO_PROTO_TCP))
 		pid = spawn_fork(m, proto, sv[1]);
 	saved = errno;
 	close(sv[1]);
@@ -271,7 +320,8 @@ engines_start(struct master *m, int proto)
 void
 engines_due(struct master *m, long long now)
 {
-	static const int protos[] = { SECHO_PROTO_TCP, SECHO_PROTO_TLS };
+	static const int protos[] = { SECHO_PROTO_TCP, SECHO_PROTO_TLS,
+	    SECHO_PROTO_DTLS };
 	struct engine_kind *k;
 	size_t i, j;
 	int need;
@@ -290,10 +340,9 @@ engines_due(struct master *m, long long now)
 			    (long)e->en_pid, STALL_WARN_MS / 1000);
 		}
 	}
-	for (j = 0; j < 2; j++) {
+	for (j = 0; j < sizeof(protos) / sizeof(protos[0]); j++) {
 		k = engines_kind(m, protos[j]);
-		for (i = need = 0; i < m->ls.ls_count; i++)
-			need |= m->ls.ls_items[i].l_proto == protos[j];
+		need = engines_needed(m, protos[j]);
 		if (!need || engines_current(m, protos[j]) != NULL) {
 			k->ek_respawn_at = 0;	/* nothing is due */
 			continue;
@@ -302,8 +351,7 @@ engines_due(struct master *m, long long now)
 			continue;
 		if (engines_start(m, protos[j]) == -1) {
 			log_warn("cannot start %s; trying again in 1 s",
-			    protos[j] == SECHO_PROTO_TLS ? "secho-tls" :
-			    "secho-tcp");
+			    engines_proto_name(protos[j]));
 			k->ek_respawn_at = now + 1000;
 		}
 	}
@@ -319,38 +367,59 @@ engines_kill_all(struct master *m)
 		kill(m->engines[i].en_pid, SIGKILL);
 }
 
+int
+engines_needed(const struct master *m, int proto)
+{
+	size_t i;
+
+	for (i = 0; i < m->ls.ls_count; i++)
+		if (m->ls.ls_items[i].l_proto == proto)
+			return 1;
+	return 0;
+}
+
 /*
- * A new TLS engine for the generation in force; the one before takes no
- * more connections and ends with its last one.  After a reload the one
- * before has the contexts of another configuration (its listeners are
- * not this one's): it stops taking connections before the new one runs,
- * and TLS clients wait in the backlog if it cannot start.  After a key
- * rotation (same_generation) it serves until its successor runs.
+ * A new engine of proto (TLS or DTLS) for the generation in force; the
+ * one before takes no more connections and ends with its last one.
+ * After a reload the one before has the contexts of another
+ * configuration (its listeners are not this one's): it stops taking
+ * connections before the new one runs, and clients wait (in the backlog,
+ * or retransmitting) if it cannot start.  After a key rotation
+ * (same_generation) it serves until its successor runs -- but a DTLS
+ * engine owns its listener sockets: two would share their datagrams, so
+ * the old one drains first there too.
  */
+void
+engines_renew(struct master *m, int proto, int same_generation)
+{
+	struct engine_ref *e = engines_current(m, proto);
+	unsigned old = e != NULL ? e->en_serial : 0;
+	int need = engines_needed(m, proto);
+
+	if (e != NULL && (!same_generation || !need ||
+	    proto == SECHO_PROTO_DTLS))
+		engines_drain(m, e);
+	if (!need)
+		return;
+	if (engines_start(m, proto) == -1) {
+		log_warn("cannot start %s; trying again in 1 s",
+		    engines_proto_name(proto));
+		/* The old secho-tls serves on with the old keys meanwhile. */
+		if (proto == SECHO_PROTO_TLS && same_generation && e != NULL)
+			m->tls_renew_at = clock_ms() + 1000;
+		else
+			engines_kind(m, proto)->ek_respawn_at = clock_ms() + 1000;
+		return;
+	}
+	if (proto == SECHO_PROTO_TLS)
+		m->tls_renew_at = 0;
+	if (old != 0 && (e = engines_by_serial(m, old)) != NULL)
+		engines_drain(m, e);
+}
+
 void
 engines_renew_tls(struct master *m, int same_generation)
 {
-	struct engine_ref *e = engines_current(m, SECHO_PROTO_TLS);
-	unsigned old = e != NULL ? e->en_serial : 0;
-	size_t i;
-	int tls = 0;
-
-	for (i = 0; i < m->ls.ls_count; i++)
-		tls |= m->ls.ls_items[i].l_proto == SECHO_PROTO_TLS;
-	if (e != NULL && (!same_generation || !tls))
-		engines_drain(m, e);
-	if (!tls)
-		return;
-	if (engines_start(m, SECHO_PROTO_TLS) == -1) {
-		log_warn("cannot start secho-tls; trying again in 1 s");
-		/* The old one serves on with the old keys meanwhile. */
-		if (same_generation && e != NULL)
-			m->tls_renew_at = clock_ms() + 1000;
-		else
-			m->kind_tls.ek_respawn_at = clock_ms() + 1000;
-		return;
-	}
-	m->tls_renew_at = 0;
-	if (old != 0 && (e = engines_by_serial(m, old)) != NULL)
-		engines_drain(m, e);
+	engines_renew(m, SECHO_PROTO_TLS, same_generation);
+	engines_renew(m, SECHO_PROTO_DTLS, same_generation);
 }

@@ -23,7 +23,8 @@
 static int
 socktype(int proto)
 {
-	return proto == SECHO_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	return proto == SECHO_PROTO_UDP || proto == SECHO_PROTO_DTLS ?
+	    SOCK_DGRAM : SOCK_STREAM;
 }
 
 static int
@@ -56,7 +57,17 @@ open_socket(int proto, const struct sockaddr *sa, socklen_t salen,
 		    is_v6_any(sa) ? &off : &on, sizeof(int)) == -1)
 			goto fail;
 	}
-	if (proto != SECHO_PROTO_UDP) {
+	/*
+	 * dtls: each association's socket is bound to the same address
+	 * and connected to its peer (dtls_front.c); both need the option.
+	 */
+	if (proto == SECHO_PROTO_DTLS) {
+		what = "setsockopt SO_REUSEADDR";
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == -1)
+			goto fail;
+	}
+	if (socktype(proto) == SOCK_STREAM) {
 		what = "setsockopt SO_REUSEADDR";
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 		    sizeof(on)) == -1)
@@ -73,7 +84,7 @@ open_socket(int proto, const struct sockaddr *sa, socklen_t salen,
 	what = "bind";
 	if (bind(fd, sa, salen) == -1)
 		goto fail;
-	if (proto == SECHO_PROTO_UDP) {
+	if (socktype(proto) == SOCK_DGRAM) {
 		what = "setsockopt PKTINFO";
 		if (udp_socket_setup(fd, sa->sa_family) == -1)
 			goto fail;
@@ -150,19 +161,29 @@ sa_len(const struct sockaddr_storage *ss)
 	    sizeof(struct sockaddr_in6);
 }
 
-/*
- * Same socket: type, family (dual-stack differs from v4) and address.  A
- * tcp listener that becomes tls (or back) keeps its listening socket:
- * only what is done with accepted connections changes.
- */
+/* Same socket type, family (dual-stack differs from v4) and address. */
 static int
-same_socket(const struct listener *l, int proto,
+same_addr(const struct listener *l, int proto,
     const struct sockaddr_storage *ss)
 {
 	return socktype(l->l_proto) == socktype(proto) &&
 	    l->l_addr.ss_family == ss->ss_family &&
 	    addr_equal((const struct sockaddr *)&l->l_addr,
 	    (const struct sockaddr *)ss);
+}
+
+/*
+ * A socket to keep across a reload.  A tcp listener that becomes tls
+ * (or back) keeps its listening socket: only what is done with accepted
+ * connections changes.  udp and dtls sockets differ in their options:
+ * a change is a new socket.
+ */
+static int
+same_socket(const struct listener *l, int proto,
+    const struct sockaddr_storage *ss)
+{
+	return same_addr(l, proto, ss) &&
+	    (socktype(proto) == SOCK_STREAM || l->l_proto == proto);
 }
 
 static struct udp_counters *
@@ -214,11 +235,11 @@ listen_build(const struct secho_config *cfg, struct listener_set *old,
 			    sizeof(l->l_name));
 			/* A name listed twice (dup hosts) binds once. */
 			for (k = 0; k < count; k++)
-				if (same_socket(&items[k], l->l_proto,
+				if (same_addr(&items[k], l->l_proto,
 				    &l->l_addr))
 					break;
 			if (k < count && items[k].l_proto != l->l_proto) {
-				/* tcp and tls on one address: one socket */
+				/* tcp and tls (udp and dtls) on one address */
 				snprintf(err, errlen, "%s:%d: listener %s %s: "
 				    "the %s listener of line %d has that "
 				    "address", cfg->file, lc->lc_line,

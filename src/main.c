@@ -86,7 +86,7 @@ check_config(const char *path, struct secho_config *cfg)
 	int bad = 0;
 
 	for (i = 0; i < cfg->nlisteners; i++) {
-		if (cfg->listeners[i].lc_proto != SECHO_PROTO_TLS)
+		if (!config_proto_is_tls(cfg->listeners[i].lc_proto))
 			continue;
 		tc = &cfg->listeners[i].lc_tls;
 		if (tc->tc_keylog_file != NULL &&
@@ -97,7 +97,8 @@ check_config(const char *path, struct secho_config *cfg)
 			say_once("", warn, &seen);
 			bad = 1;
 		}
-		ts = tls_server_new(tc, cfg->file, err, sizeof(err));
+		ts = tls_server_new_proto(tc, cfg->listeners[i].lc_proto,
+		    cfg->file, err, sizeof(err));
 		if (ts == NULL) {
 			say_once("", err, &seen);
 			bad = 1;

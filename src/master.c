@@ -98,6 +98,7 @@ log_stats(struct master *m)
 	log_kvu(&ll, "active", conntab_count(m->conns));
 	log_kvu(&ll, "tcp_total", m->tcp_total);
 	log_kvu(&ll, "tls_total", m->tls_total);
+	log_kvu(&ll, "dtls_total", m->dtls_total);
 	log_kvu(&ll, "udp_total", workers_udp_total(m));
 	log_kvu(&ll, "refused_total", m->refused_total);
 	log_end(&ll);
@@ -200,6 +201,9 @@ next_timeout(const struct master *m, long long now)
 			t = m->kind_tcp.ek_respawn_at;
 		if (m->kind_tls.ek_respawn_at && m->kind_tls.ek_respawn_at < t)
 			t = m->kind_tls.ek_respawn_at;
+		if (m->kind_dtls.ek_respawn_at &&
+		    m->kind_dtls.ek_respawn_at < t)
+			t = m->kind_dtls.ek_respawn_at;
 		if (m->accept_pause_until > now && m->accept_pause_until < t)
 			t = m->accept_pause_until;
 		if (m->tls_renew_at && m->tls_renew_at < t)
@@ -246,7 +250,9 @@ master_run(struct master *m)
 				struct listener *l = &m->ls.ls_items[i];
 
 				/* No engine to take them: they wait. */
+				/* Datagram sockets are their process's. */
 				if (l->l_proto == SECHO_PROTO_UDP ||
+				    l->l_proto == SECHO_PROTO_DTLS ||
 				    l->l_fd < 0 || !engines_ready(m, l->l_proto))
 					continue;
 				pfds[n].fd = l->l_fd;
@@ -284,9 +290,10 @@ master_run(struct master *m)
 		else {
 			workers_due(m, now);
 			engines_due(m, now);
-			if (tls_tick(now) || (m->tls_renew_at != 0 &&
-			    now >= m->tls_renew_at))
-				engines_renew_tls(m, 1);
+			if (tls_tick(now))
+				engines_renew_tls(m, 1);	/* and dtls */
+			else if (m->tls_renew_at != 0 && now >= m->tls_renew_at)
+				engines_renew(m, SECHO_PROTO_TLS, 1);
 		}
 	}
 	free(pfds);

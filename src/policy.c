@@ -16,6 +16,7 @@
 #include "secho/addr.h"
 #include "secho/clock.h"
 #include "secho/conntab.h"
+#include "secho/dtls.h"
 #include "secho/log.h"
 #include "secho/master.h"
 #include "secho/msg.h"
@@ -125,6 +126,17 @@ policy_proxy_peer(struct master *m, uint64_t id,
 	return MSG_VERDICT_OK;
 }
 
+/* MSG_REFUSED for the token at p (a malformed question: token 0). */
+static void
+send_refused(struct master *m, struct engine_ref *e, const void *p)
+{
+	int32_t v[2] = { 0, 0 };
+
+	if (p != NULL)
+		memcpy(v, p, sizeof(uint64_t));
+	engines_send_raw(m, e, MSG_REFUSED, 0, v, sizeof(uint64_t));
+}
+
 /* Hand fd to the engine of l; the connection counts from here on. */
 static void
 hand_over(struct master *m, struct listener *l, int fd,
@@ -146,6 +158,58 @@ hand_over(struct master *m, struct listener *l, int fd,
 		conntab_remove(m->conns, c);
 		close(fd);
 	}
+}
+
+/*
+ * A DTLS peer that proved its address (the engine checked its cookie)
+ * and that the engine keeps nothing for yet: the same access lists and
+ * limits as an accepted connection.  Admitted, it counts from here on
+ * under a new id; refused, the engine forgets it.  An engine that asks
+ * what cannot be (no such listener) is not guessed about: the reply
+ * refuses, and the listener index is checked by the engine's own table.
+ */
+void
+policy_admit(struct master *m, struct engine_ref *e, const void *payload,
+    size_t len)
+{
+	const struct sockaddr *peer;
+	struct dtls_admit a;
+	struct listener *l = NULL;
+	struct conn_entry *c;
+	const char *reason;
+	uint64_t id;
+
+	if (len != sizeof(a))
+		goto refuse_silently;
+	memcpy(&a, payload, sizeof(a));
+	peer = (const struct sockaddr *)&a.da_peer;
+	if ((a.da_peer.ss_family != AF_INET &&
+	    a.da_peer.ss_family != AF_INET6) ||
+	    a.da_listener >= m->ls.ls_count)
+		goto refuse_silently;
+	l = &m->ls.ls_items[a.da_listener];
+	/* A draining engine's listeners may not be this generation's. */
+	if (e->en_draining || m->stopping || l->l_proto != SECHO_PROTO_DTLS)
+		goto refuse_silently;
+	if ((reason = policy_check(m, l, peer)) != NULL) {
+		policy_refused(m, SECHO_PROTO_DTLS, peer, reason);
+		goto refuse_silently;
+	}
+	id = ++m->next_id;
+	if ((c = conntab_add(m->conns, id, peer)) == NULL) {
+		log_errx("out of memory for the connection table");
+		goto refuse_silently;
+	}
+	c->ce_engine = e->en_serial;
+	c->ce_proto = SECHO_PROTO_DTLS;
+	if (engines_send_admitted(m, e, l, id, peer, a.da_token) == -1) {
+		policy_not_started(m, SECHO_PROTO_DTLS, peer, errno);
+		conntab_remove(m->conns, c);
+		goto refuse_silently;
+	}
+	return;
+refuse_silently:
+	send_refused(m, e, len >= sizeof(uint64_t) ? payload : NULL);
 }
 
 /*

@@ -82,10 +82,11 @@ generation_tls_build(struct generation *g, char *err, size_t errlen)
 		return -1;
 	}
 	for (i = 0; i < cfg->nlisteners; i++) {
-		if (cfg->listeners[i].lc_proto != SECHO_PROTO_TLS)
+		if (!config_proto_is_tls(cfg->listeners[i].lc_proto))
 			continue;
 		tc = &cfg->listeners[i].lc_tls;
-		g->g_tls[i] = tls_server_new(tc, cfg->file, err, errlen);
+		g->g_tls[i] = tls_server_new_proto(tc,
+		    cfg->listeners[i].lc_proto, cfg->file, err, errlen);
 		if (g->g_tls[i] == NULL)
 			goto fail;
 		tls_server_warnings(g->g_tls[i], warn, sizeof(warn));
@@ -194,6 +195,7 @@ reload(struct master *m)
 	if (!tcp && (e = engines_current(m, SECHO_PROTO_TCP)) != NULL)
 		engines_drain(m, e);
 	m->kind_tcp.ek_failures = m->kind_tls.ek_failures = 0;
+	m->kind_dtls.ek_failures = 0;
 	engines_due(m, clock_ms());	/* the first plain TCP listener */
 	workers_reload(m, &ols);
 	listen_free(&ols);

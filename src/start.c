@@ -152,10 +152,8 @@ start(struct master *m)
 	for (i = 0; i < m->ls.ls_count; i++) {
 		struct listener *l = &m->ls.ls_items[i];
 
-		if ((l->l_proto == SECHO_PROTO_TCP && !engines_current(m,
-		    SECHO_PROTO_TCP) && engines_start(m, SECHO_PROTO_TCP) == -1) ||
-		    (l->l_proto == SECHO_PROTO_TLS && !engines_current(m,
-		    SECHO_PROTO_TLS) && engines_start(m, SECHO_PROTO_TLS) == -1) ||
+		if ((l->l_proto != SECHO_PROTO_UDP && !engines_current(m,
+		    l->l_proto) && engines_start(m, l->l_proto) == -1) ||
 		    (l->l_proto == SECHO_PROTO_UDP &&
 		    workers_start(m, l) == -1)) {
 			startup_error("cannot start the %s processes: %s",

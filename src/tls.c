@@ -38,6 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "secho/clock.h"
+#include "secho/dtls.h"
 #include "secho/log.h"
 #include "secho/sslerr.h"
 #include "secho/tls.h"
@@ -69,6 +70,7 @@ struct ticket_key {
 	unsigned char	tk_name[16];
 	unsigned char	tk_aes[32];
 	unsigned char	tk_hmac[32];
+	unsigned char	tk_cookie[DTLS_SECRET_LEN];	/* DTLS cookies */
 };
 
 struct ticket_ring {
@@ -111,7 +113,8 @@ ring_rotate(long long now)
 		return -1;
 	if (RAND_bytes(k.tk_name, sizeof(k.tk_name)) != 1 ||
 	    RAND_priv_bytes(k.tk_aes, sizeof(k.tk_aes)) != 1 ||
-	    RAND_priv_bytes(k.tk_hmac, sizeof(k.tk_hmac)) != 1) {
+	    RAND_priv_bytes(k.tk_hmac, sizeof(k.tk_hmac)) != 1 ||
+	    RAND_priv_bytes(k.tk_cookie, sizeof(k.tk_cookie)) != 1) {
 		OPENSSL_cleanse(&k, sizeof(k));
 		ERR_clear_error();
 		return -1;
@@ -192,6 +195,18 @@ tls_tick(long long now_ms)
 		return 0;
 	}
 	return 1;
+}
+
+size_t
+tls_cookie_secrets(const unsigned char *out[2])
+{
+	int i;
+
+	if (ring == NULL)
+		return 0;
+	for (i = 0; i < ring->tr_count; i++)
+		out[i] = ring->tr_keys[i].tk_cookie;
+	return (size_t)ring->tr_count;
 }
 
 void
@@ -333,14 +348,28 @@ ctx_common(struct tls_server *ts, struct tls_ctxdata *cd,
 	SSL_CTX *ctx;
 	char why[512];
 
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+	if ((ctx = SSL_CTX_new(ts->ts_dtls ? DTLS_server_method() :
+	    TLS_server_method())) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	cd->cd_ts = ts;
 	SSL_CTX_set_app_data(ctx, cd);
-	/* Protocol: TLS 1.2 or 1.3 as the floor, nothing older. */
-	if (SSL_CTX_set_min_proto_version(ctx, tc->tc_min_protocol) != 1) {
+	/*
+	 * Protocol: TLS 1.2 or 1.3 as the floor, nothing older; DTLS 1.2
+	 * only (OpenSSL 3.0 has no DTLS 1.3), with the cookie callbacks
+	 * DTLSv1_listen() wants (dtls_echo.c).
+	 */
+	if (ts->ts_dtls) {
+		if (SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
+		    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) != 1) {
+			sslerr_text(why, sizeof(why), "unsupported version");
+			snprintf(err, errlen, "%sdtls: %s", at, why);
+			goto fail;
+		}
+		dtls_ctx_setup(ctx);
+	} else if (SSL_CTX_set_min_proto_version(ctx,
+	    tc->tc_min_protocol) != 1) {
 		sslerr_text(why, sizeof(why), "unsupported version");
 		snprintf(err, errlen, "%stls.min_protocol: %s", at, why);
 		goto fail;
@@ -367,7 +396,7 @@ ctx_common(struct tls_server *ts, struct tls_ctxdata *cd,
 		    tc->tc_ciphers, why);
 		goto fail;
 	}
-	if (tc->tc_ciphersuites && SSL_CTX_set_ciphersuites(ctx,
+	if (!ts->ts_dtls && tc->tc_ciphersuites && SSL_CTX_set_ciphersuites(ctx,
 	    tc->tc_ciphersuites) != 1) {
 		sslerr_text(why, sizeof(why), "no cipher suite matched");
 		snprintf(err, errlen, "%stls.ciphersuites \"%s\": %s", at,
@@ -497,6 +526,13 @@ struct tls_server *
 tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
     size_t errlen)
 {
+	return tls_server_new_proto(tc, SECHO_PROTO_TLS, cfgfile, err, errlen);
+}
+
+struct tls_server *
+tls_server_new_proto(const struct tls_config *tc, int proto,
+    const char *cfgfile, char *err, size_t errlen)
+{
 	struct tls_server *ts = NULL;
 	char at[300];
 	size_t i;
@@ -527,6 +563,7 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 	}
 	ts->ts_keylog_fd = -1;
 	ts->ts_strict = tc->tc_sni_strict;
+	ts->ts_dtls = proto == SECHO_PROTO_DTLS;
 	if (tc->tc_alpn_len > 0) {
 		if ((ts->ts_alpn = malloc(tc->tc_alpn_len)) == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -562,10 +599,12 @@ tls_server_new(const struct tls_config *tc, const char *cfgfile, char *err,
 	}
 	tls_sni_setup(ts->ts_ctx, ts, 1);
 
-	warm_up(ts->ts_ctx, TLS1_3_VERSION);
-	warm_up(ts->ts_ctx, TLS1_2_VERSION);
-	for (i = 0; i < ts->ts_nsni; i++)
-		warm_up(ts->ts_sni[i].te_ctx, TLS1_3_VERSION);
+	if (!ts->ts_dtls) {
+		warm_up(ts->ts_ctx, TLS1_3_VERSION);
+		warm_up(ts->ts_ctx, TLS1_2_VERSION);
+		for (i = 0; i < ts->ts_nsni; i++)
+			warm_up(ts->ts_sni[i].te_ctx, TLS1_3_VERSION);
+	}
 	ERR_clear_error();
 	return ts;
 

@@ -50,6 +50,7 @@ struct tls_server {
 	struct tls_entry	*ts_sni;
 	size_t			 ts_nsni;
 	int			 ts_strict;
+	int			 ts_dtls;	/* DTLS 1.2 contexts */
 	unsigned char		*ts_alpn;	/* wire format, or NULL */
 	size_t			 ts_alpn_len;
 	int			 ts_keylog_fd;	/* -1: none (not owned) */

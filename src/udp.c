@@ -186,8 +186,8 @@ fatal_errno(int e)
  * address the datagram was sent to becomes the source of the answer.
  * Returns the control length (0: no pktinfo came, let the kernel choose).
  */
-static size_t
-reply_control(struct msghdr *rm, void *out)
+size_t
+udp_reply_control(struct msghdr *rm, void *out)
 {
 	struct cmsghdr *c, *v4 = NULL, *v6 = NULL, *oc;
 	struct msghdr m;
@@ -378,7 +378,7 @@ serve_batch(struct udp_worker *w)
 		sm->msg_iov = &w->uw_siov[nsend];
 		sm->msg_iovlen = 1;
 		sm->msg_control = w->uw_sctl[nsend].buf;
-		sm->msg_controllen = reply_control(rm, w->uw_sctl[nsend].buf);
+		sm->msg_controllen = udp_reply_control(rm, w->uw_sctl[nsend].buf);
 		if (sm->msg_controllen == 0)
 			sm->msg_control = NULL;
 		nsend++;

@@ -15,6 +15,7 @@ enum {
 	SECHO_PROTO_TCP = 0,
 	SECHO_PROTO_UDP = 1,
 	SECHO_PROTO_TLS = 2,
+	SECHO_PROTO_DTLS = 3,	/* DTLS 1.2 over UDP (issue 14) */
 };
 
 enum {
@@ -131,7 +132,7 @@ struct listener_config {
 	int			 lc_proto;	/* SECHO_PROTO_* */
 	char			*lc_address;	/* as written */
 	int			 lc_port;
-	struct tls_config	 lc_tls;	/* effective, for tls listeners */
+	struct tls_config	 lc_tls;	/* effective, for tls and dtls listeners */
 	int			 lc_has_tls;	/* the listener had its own tls group */
 	struct cidr_list	 lc_allow;
 	struct cidr_list	 lc_deny;
@@ -189,9 +190,15 @@ int	config_load_text(const char *text, const char *name,
 void	config_free(struct secho_config *cfg);
 
 /*
- * Names for messages and logs: "tcp", "udp", "tls".  Inline, so that
+ * Names for messages and logs: "tcp", "udp", "tls", "dtls".  Inline, so that
  * libc-only code (conn.c in secho-tcp) has it without config.c.
  */
+static inline int
+config_proto_is_tls(int proto)
+{
+	return proto == SECHO_PROTO_TLS || proto == SECHO_PROTO_DTLS;
+}
+
 static inline const char *
 config_proto_name(int proto)
 {
@@ -202,6 +209,8 @@ config_proto_name(int proto)
 		return "udp";
 	case SECHO_PROTO_TLS:
 		return "tls";
+	case SECHO_PROTO_DTLS:
+		return "dtls";
 	default:
 		return "?";
 	}

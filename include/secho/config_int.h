@@ -77,6 +77,7 @@ struct field {
 #define TF_PRIVATE_KEY	(1u << 1)
 #define TF_CLIENT_CA	(1u << 2)
 #define TF_VERIFY	(1u << 3)
+#define TF_MIN_PROTOCOL	(1u << 4)
 #define TF_OCSP		(1u << 9)
 
 /* config.c */

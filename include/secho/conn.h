@@ -40,6 +40,8 @@ struct conn_tls_info {
 	char		 ti_alpn[256];	/* the protocol negotiated, or "" */
 };
 
+struct engine_front;
+
 struct conn_proto {
 	/* In the new process, first thing (may be NULL). */
 	void	(*cp_start)(void);
@@ -54,6 +56,9 @@ struct conn_proto {
 	void	 *cp_arg;
 	/* The configuration it serves (connreq's cr_gen); 0: any. */
 	unsigned  cp_gen;
+	/* An engine that owns its listener sockets (engine.h), or NULL. */
+	const struct engine_front *cp_front;
+	void	 *cp_front_arg;
 };
 
 /* Set by SIGTERM/SIGINT; signals to let in while waiting (ppoll). */

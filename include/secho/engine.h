@@ -15,6 +15,7 @@
 #ifndef SECHO_ENGINE_H
 #define SECHO_ENGINE_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "secho/conn.h"
@@ -27,6 +28,28 @@
  * connection process closes everything of the others' in one call.
  */
 #define ENGINE_FD_BASE	64
+
+/*
+ * A datagram front (dtls_front.c): an engine whose protocol has no
+ * accept owns its listener sockets, answers what needs no state itself,
+ * and asks the master (MSG_ADMIT, by engine_ask()) before it keeps any
+ * state for a peer; MSG_ADMITTED makes the peer a connection with an id.
+ */
+struct engine;
+struct engine_front {
+	int	(*ef_fd)(void *f);	/* to poll for reading, or -1 */
+	int	(*ef_timeout)(void *f);	/* ms until its next duty, -1 none */
+	void	(*ef_ready)(void *f, struct engine *e);	/* read, answer */
+	/* The socket of the peer admitted for token, or -1 with errno. */
+	int	(*ef_admitted)(void *f, uint64_t token);
+	void	(*ef_refused)(void *f, uint64_t token);
+	void	(*ef_drain)(void *f);	/* read no more */
+	size_t	(*ef_pending)(void *f);	/* questions not answered yet */
+	void	(*ef_child)(void *f);	/* first thing in a new process */
+};
+
+/* Ask the master about a peer: MSG_ADMIT with payload p. */
+void	engine_ask(struct engine *e, const void *p, size_t len);
 
 /*
  * Run an engine on chan (SOCK_SEQPACKET to the master, whose pid is

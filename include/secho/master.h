@@ -53,7 +53,7 @@ struct generation {
 /* An engine as the master sees it (engines.c). */
 struct engine_ref {
 	unsigned		 en_serial;	/* connections name it */
-	int			 en_proto;	/* SECHO_PROTO_TCP or _TLS */
+	int			 en_proto;	/* SECHO_PROTO_TCP, _TLS, _DTLS */
 	pid_t			 en_pid;
 	int			 en_fd;		/* the channel */
 	int			 en_exec;	/* secho-tcp, not a fork of ours */
@@ -90,7 +90,7 @@ struct master {
 	struct engine_ref	*engines;
 	size_t			 nengines;
 	unsigned		 engine_serial;
-	struct engine_kind	 kind_tcp, kind_tls;
+	struct engine_kind	 kind_tcp, kind_tls, kind_dtls;
 	char			 tcp_engine_path[4096];	/* "": fork mode */
 	/* UDP workers: every live one, current or retiring */
 	pid_t			*workers;
@@ -104,7 +104,7 @@ struct master {
 	struct ratelog		 refuse_log, fail_log;
 	long long		 accept_pause_until;
 	long long		 fd_warned;
-	uint64_t		 tcp_total, tls_total, refused_total;
+	uint64_t		 tcp_total, tls_total, dtls_total, refused_total;
 	uint64_t		 udp_retired;	/* echoed by removed listeners */
 	long long		 start_ms;
 	/* shutdown */
@@ -150,9 +150,13 @@ void	 policy_not_started(struct master *m, int proto,
 int	 policy_proxy_peer(struct master *m, uint64_t id,
 	    const struct sockaddr_storage *peer);
 void	 policy_accept(struct master *m, struct listener *l);
+/* MSG_ADMIT from the DTLS engine e: answered MSG_ADMITTED/REFUSED. */
+void	 policy_admit(struct master *m, struct engine_ref *e,
+	    const void *payload, size_t len);
 
 /* engines.c: the channels; engines_life.c: starts, restarts */
 const char *engines_name(const struct engine_ref *e);
+const char *engines_proto_name(int proto);
 struct engine_kind *engines_kind(struct master *m, int proto);
 struct engine_ref *engines_by_serial(struct master *m, unsigned serial);
 void	 engines_locate(struct master *m);
@@ -162,13 +166,22 @@ int	 engines_ready(struct master *m, int proto);
 int	 engines_send_conn(struct master *m, struct engine_ref *e,
 	    const struct listener *l, uint64_t id,
 	    const struct sockaddr *peer, int fd, long long accepted_ms);
+/* MSG_ADMITTED: token, then the request, as engines_send_conn(). */
+int	 engines_send_admitted(struct master *m, struct engine_ref *e,
+	    const struct listener *l, uint64_t id,
+	    const struct sockaddr *peer, uint64_t token);
 void	 engines_send(struct master *m, struct engine_ref *e, uint32_t type,
 	    uint64_t id, int32_t value);
+void	 engines_send_raw(struct master *m, struct engine_ref *e,
+	    uint32_t type, uint64_t id, const void *p, size_t len);
 int	 engines_read(struct master *m, struct engine_ref *e);
 void	 engines_flush(struct master *m, struct engine_ref *e);
 int	 engines_exited(struct master *m, pid_t pid, int status);
 void	 engines_drain(struct master *m, struct engine_ref *e);
 void	 engines_renew_tls(struct master *m, int same_generation);
+void	 engines_renew(struct master *m, int proto, int same_generation);
+/* Does a listener of proto exist? */
+int	 engines_needed(const struct master *m, int proto);
 void	 engines_due(struct master *m, long long now);
 void	 engines_kill_all(struct master *m);
 void	 engines_free(struct master *m);

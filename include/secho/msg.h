@@ -19,12 +19,15 @@
 #define MSG_DRAIN	3	/* the master sends no more; exit when the
 				   last connection's process has ended */
 #define MSG_STOP	4	/* int32 signal: end every child with it */
+#define MSG_ADMITTED	5	/* uint64 token + connreq: serve that peer */
+#define MSG_REFUSED	6	/* uint64 token: do not (the master logged it) */
 /* engine -> master (PEER and ACCESS also child -> engine, id 0) */
 #define MSG_STARTED	10	/* int32 pid of the connection's process */
 #define MSG_NOT_STARTED	11	/* int32 errno: no process; fd closed */
 #define MSG_PEER	12	/* sockaddr_storage: the PROXY source; verdict? */
 #define MSG_ACCESS	13	/* sockaddr_storage: refused by an access list */
 #define MSG_ENDED	14	/* int32 wait status of the process */
+#define MSG_ADMIT	15	/* struct dtls_admit, id 0: may it be served? */
 
 #define MSG_VERDICT_OK		0
 #define MSG_VERDICT_REFUSE	1	/* over max_connections_per_host */

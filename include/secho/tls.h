@@ -30,6 +30,9 @@ void	tls_global_init(void);
  */
 struct tls_server *tls_server_new(const struct tls_config *tc,
 	    const char *cfgfile, char *err, size_t errlen);
+/* The same for a listener of proto (SECHO_PROTO_TLS or _DTLS). */
+struct tls_server *tls_server_new_proto(const struct tls_config *tc,
+	    int proto, const char *cfgfile, char *err, size_t errlen);
 void	tls_server_free(struct tls_server *ts);
 
 /*
@@ -106,5 +109,12 @@ int	tls_tick(long long now_ms);
  * valid for one more period and are renewed when used.
  */
 void	tls_rotate_keys(void);
+
+/*
+ * The DTLS cookie secrets, rotated with the ticket keys: current first,
+ * then the previous one, into out; how many (0 before the first
+ * context).
+ */
+size_t	tls_cookie_secrets(const unsigned char *out[2]);
 
 #endif

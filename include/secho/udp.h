@@ -62,6 +62,15 @@ struct udp_counters {
 int	 udp_worker_run(int fd, unsigned rate, struct udp_counters *counters,
 	    volatile sig_atomic_t *stop, const sigset_t *sigmask);
 
+/*
+ * The control message of a reply to the datagram received with rm: its
+ * source is the local address that datagram was sent to.  out has room
+ * for CMSG_SPACE(sizeof(struct in6_pktinfo)); returns the control
+ * length, 0 when no pktinfo came (the kernel then chooses).
+ */
+struct msghdr;
+size_t	 udp_reply_control(struct msghdr *rm, void *out);
+
 /* Set the pktinfo options on a freshly bound UDP socket.  0 or -1. */
 int	 udp_socket_setup(int fd, int family);
 
