@@ -78,7 +78,7 @@ PING      = $(BUILD)/secho-ping
 LIBPING   = $(BUILD)/libping.a
 PING_LIBS := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
-UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_engine test_tlsmem test_config test_log test_echo test_udp test_tls test_tls_more \
+UNIT_TESTS = test_addr test_proxy test_connreq test_msg test_conntab test_engine test_tlsmem test_config test_log test_echo test_udp test_tls test_tls_more test_dtls \
              test_ping_args test_ping_stats test_ping_payload test_ping_report
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 

@@ -599,7 +599,7 @@ static const struct bad bad_texts[] = {
 	  "local0..local7\n" },
 	{ "bad proto",
 	  "listeners = (\n  { proto = \"sctp\"; address = \"::\"; port = 7; }\n);\n",
-	  "t.cfg:2: listeners.[0].proto: \"sctp\" is not one of tcp, udp, tls\n" },
+	  "t.cfg:2: listeners.[0].proto: \"sctp\" is not one of tcp, udp, tls, dtls\n" },
 	{ "bad verify_client and min_protocol",
 	  "tls = {\n  verify_client = \"maybe\";\n  min_protocol = \"TLSv1.1\";\n"
 	  "};\n" LISTENERS,
@@ -697,7 +697,23 @@ static const struct bad bad_texts[] = {
 	  "listeners = (\n  { proto = \"tcp\"; address = \"::\"; port = 7;\n"
 	  "    tls = { certificate = \"c\"; }; }\n);\n",
 	  "t.cfg:4: listeners.[0].tls: a tls group is only allowed on tls "
+	  "and dtls listeners\n" },
+	{ "proxy_protocol on dtls",
+	  "tls = { certificate = \"c\"; private_key = \"k\"; };\n"
+	  "listeners = (\n  { proto = \"dtls\"; address = \"::\"; port = 7;\n"
+	  "    proxy_protocol = true; }\n);\n",
+	  "t.cfg:4: listeners.[0].proxy_protocol: not supported on dtls "
 	  "listeners\n" },
+	{ "dtls listener without certificate",
+	  "listeners = (\n  { proto = \"dtls\"; address = \"::\"; port = 7; }\n);\n",
+	  "t.cfg:2: listeners.[0]: dtls listener without tls.certificate\n"
+	  "t.cfg:2: listeners.[0]: dtls listener without tls.private_key\n" },
+	{ "dtls listener asking for TLS 1.3",
+	  "listeners = (\n  { proto = \"dtls\"; address = \"::\"; port = 7;\n"
+	  "    tls = { certificate = \"c\"; private_key = \"k\";\n"
+	  "      min_protocol = \"TLSv1.3\"; }; }\n);\n",
+	  "t.cfg:4: listeners.[0].tls.min_protocol: a dtls listener serves "
+	  "DTLS 1.2 only (TLSv1.2)\n" },
 	{ "proxy_protocol on udp",
 	  "listeners = (\n  { proto = \"udp\"; address = \"::\"; port = 7;\n"
 	  "    proxy_protocol = true; }\n);\n",

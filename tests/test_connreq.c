@@ -204,10 +204,10 @@ test_bad_framing(void **state)
 	sample(&r);
 	len = connreq_encode(&r, buf, sizeof(buf));
 
-	buf[4] ^= 1;				/* proto: tls -> 3 */
+	buf[4] ^= 5;				/* proto: tls -> 7 */
 	assert_int_equal(decode_copy(buf, len, &d, &keep), -1);
 	free(keep);
-	buf[4] ^= 2;				/* proto: 3 -> udp */
+	buf[4] ^= 6;				/* proto: 7 -> udp */
 	assert_int_equal(decode_copy(buf, len, &d, &keep), -1);
 	free(keep);
 	buf[4] ^= 3;				/* back to tls */
