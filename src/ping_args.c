@@ -373,11 +373,15 @@ check(struct ping_opts *o, int have_size, int have_count, int have_interval,
 		o->po_proto = PING_TLS;
 	else
 		o->po_proto = PING_TCP;
-	max = o->po_udp ? PING_UDP_MAX : PING_STREAM_MAX;
+	max = o->po_proto == PING_DTLS ? PING_DTLS_MAX : o->po_udp ?
+	    PING_UDP_MAX : PING_STREAM_MAX;
 	if (o->po_size > max)
 		return fail(err, len, "%s %zu is too large: at most %zu bytes "
 		    "%s", o->po_text ? "-m TEXT of" : "-s", o->po_size, max,
+		    o->po_proto == PING_DTLS ? "fit in a DTLS record" :
 		    o->po_udp ? "fit in a UDP datagram" : "per probe");
+	if (o->po_proto == PING_DTLS && o->po_tls_version == 13)
+		return fail(err, len, "--tls-version 1.3: DTLS is 1.2 only");
 	if (o->po_monitor) {
 		if (!have_count)
 			o->po_count = 5;

@@ -35,7 +35,7 @@ static const char usage_text[] =
     "                  HOST [PORT]\n"
     "       secho-ping -h | -V\n"
     "\n"
-    "  -u            UDP (with -S: DTLS, not available yet)\n"
+    "  -u            UDP (with -S: DTLS 1.2)\n"
     "  -S            TLS, verifying the certificate and name (PORT 7443)\n"
     "  -c COUNT      stop after COUNT probes (default: until interrupted)\n"
     "  -i SECONDS    interval between probes (default 1; 0: back to back)\n"
@@ -238,16 +238,6 @@ main(int argc, char **argv)
 		printf("secho-ping %s (%s)\n", SECHO_VERSION,
 		    OpenSSL_version(OPENSSL_VERSION));
 		return 0;
-	}
-	if (o.po_proto == PING_DTLS) {
-		snprintf(err, sizeof(err), "DTLS (-S with -u) is not "
-		    "available yet in this secho-ping; use -S for TLS over "
-		    "TCP, or -u for plain UDP");
-		fprintf(stderr, "secho-ping: %s\n", err);
-		if (!o.po_monitor)
-			return PING_EXIT_CANNOT;
-		ping_report_monitor_error(stdout, PING_STATE_UNKNOWN, NULL, NULL, err);
-		return PING_STATE_UNKNOWN;
 	}
 	/* SIGINT/SIGTERM end the run with the statistics (ping_conn.h). */
 	if (ping_conn_signals() == -1) {

@@ -12,6 +12,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+
 #include "secho/ping_conn.h"
 #include "secho/ping_probe.h"
 #include "secho/ping_tls.h"
@@ -453,6 +455,47 @@ stale(struct ping_run *r, unsigned long long cur, unsigned long long late,
 }
 
 /*
+ * A datagram probe's I/O: recv()/send() on UDP, one record per probe
+ * with DTLS.  -1 with errno EAGAIN when nothing waits (non-blocking).
+ */
+static ssize_t
+dg_recv(struct ping_run *r)
+{
+	size_t n;
+	int rc;
+
+	if (r->r_ssl == NULL)
+		return recv(r->r_fd, r->r_rx, r->r_rxlen, MSG_TRUNC |
+		    MSG_DONTWAIT);
+	ERR_clear_error();
+	if ((rc = SSL_read_ex(r->r_ssl, r->r_rx, r->r_rxlen, &n)) == 1)
+		return (ssize_t)n;
+	rc = SSL_get_error(r->r_ssl, rc);
+	errno = rc == SSL_ERROR_WANT_READ || rc == SSL_ERROR_WANT_WRITE ?
+	    EAGAIN : rc == SSL_ERROR_ZERO_RETURN ? ECONNRESET : EPROTO;
+	ERR_clear_error();
+	return -1;
+}
+
+static ssize_t
+dg_send(struct ping_run *r, const void *b, size_t len)
+{
+	size_t n;
+	int rc;
+
+	if (r->r_ssl == NULL)
+		return send(r->r_fd, b, len, 0);
+	ERR_clear_error();
+	if ((rc = SSL_write_ex(r->r_ssl, b, len, &n)) == 1)
+		return (ssize_t)n;
+	rc = SSL_get_error(r->r_ssl, rc);
+	errno = rc == SSL_ERROR_WANT_WRITE || rc == SSL_ERROR_WANT_READ ?
+	    EAGAIN : EPROTO;
+	ERR_clear_error();
+	return -1;
+}
+
+/*
  * Before probe seq is sent, whatever is queued came after the last probe
  * ended (late echoes, duplicates): read it all without waiting and
  * report it, so that none is taken for seq's echo; with -m, or -s below
@@ -467,7 +510,7 @@ drain(struct ping_run *r, unsigned long long seq, long long deadline)
 	ssize_t k;
 
 	for (;;) {
-		k = recv(r->r_fd, r->r_rx, r->r_rxlen, MSG_TRUNC | MSG_DONTWAIT);
+		k = dg_recv(r);
 		if (k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		/* k == -1: an ICMP error of an earlier probe, told then. */
@@ -509,7 +552,7 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 		return;
 	}
 	set_back(r, seq, 0);
-	while (send(r->r_fd, pl->pl_buf, pl->pl_size, 0) == -1) {
+	while (dg_send(r, pl->pl_buf, pl->pl_size) == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			if ((w = ping_conn_wait(r->r_fd, POLLOUT, deadline, &rev)) > 0)
 				continue;
@@ -537,7 +580,7 @@ probe_dgram(struct ping_run *r, unsigned long long seq, long long t0,
 			    "no echo within %s s", wait_text(r, ws, sizeof(ws)));
 			goto lost;
 		}
-		while ((k = recv(r->r_fd, r->r_rx, r->r_rxlen, MSG_TRUNC)) >= 0) {
+		while ((k = dg_recv(r)) >= 0) {
 			switch (ping_payload_classify(pl, seq, r->r_first_seq, r->r_rx,
 			    (size_t)k, &late, &bad)) {
 			case PAYLOAD_LATE:

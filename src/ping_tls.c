@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -41,12 +44,15 @@ ptls_ctx_new(const struct ping_opts *o, char *err, size_t errlen)
 	char why[256];
 	int v;
 
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+	if ((ctx = SSL_CTX_new(o->po_proto == PING_DTLS ? DTLS_client_method() :
+	    TLS_client_method())) == NULL) {
 		sslerr_text(why, sizeof(why), "out of memory");
 		snprintf(err, errlen, "cannot set up TLS: %s", why);
 		return NULL;
 	}
 	v = o->po_tls_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+	if (o->po_proto == PING_DTLS)
+		v = DTLS1_2_VERSION;	/* OpenSSL 3.0: DTLS 1.2 only */
 	SSL_CTX_set_min_proto_version(ctx, v);
 	if (o->po_tls_version != 0)
 		SSL_CTX_set_max_proto_version(ctx, v);
@@ -193,6 +199,47 @@ fail_text(SSL *ssl, int code, int e, char *err, size_t errlen)
 	ERR_clear_error();
 }
 
+static int
+is_dtls_ctx(SSL_CTX *ctx)
+{
+	const SSL_METHOD *m = SSL_CTX_get_ssl_method(ctx);
+
+	return m == DTLS_client_method();
+}
+
+/*
+ * DTLS over the connected UDP socket fd: a datagram BIO (records are
+ * datagrams), a path MTU of 1200 bytes rather than a guess.
+ */
+static int
+set_dgram(SSL *ssl, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	BIO_ADDR *peer;
+	BIO *b;
+
+	if ((b = BIO_new_dgram(fd, BIO_NOCLOSE)) == NULL)
+		return 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    (peer = BIO_ADDR_new()) != NULL) {
+		if (ss.ss_family == AF_INET)
+			BIO_ADDR_rawmake(peer, AF_INET,
+			    &((struct sockaddr_in *)&ss)->sin_addr, 4,
+			    ((struct sockaddr_in *)&ss)->sin_port);
+		else
+			BIO_ADDR_rawmake(peer, AF_INET6,
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, 16,
+			    ((struct sockaddr_in6 *)&ss)->sin6_port);
+		(void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, peer);
+		BIO_ADDR_free(peer);
+	}
+	SSL_set_bio(ssl, b, b);
+	SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+	(void)DTLS_set_link_mtu(ssl, 1200);
+	return 1;
+}
+
 SSL *
 ptls_handshake(SSL_CTX *ctx, int fd, const struct ping_opts *o,
     SSL_SESSION *session, long long deadline, char *err, size_t errlen,
@@ -200,13 +247,16 @@ ptls_handshake(SSL_CTX *ctx, int fd, const struct ping_opts *o,
 {
 	SSL *ssl;
 	char why[256];
-	int rc, code, w;
+	int rc, code, w, dtls = is_dtls_ctx(ctx);
+	long long timer;
+	struct timeval tv;
 	short rev;
 
 	*interrupted = 0;
 	cert_requested = 0;
 	ERR_clear_error();
-	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
+	if ((ssl = SSL_new(ctx)) == NULL || (dtls ? set_dgram(ssl, fd) :
+	    SSL_set_fd(ssl, fd)) != 1) {
 		sslerr_text(why, sizeof(why), "out of memory");
 		snprintf(err, errlen, "cannot set up TLS: %s", why);
 		SSL_free(ssl);
@@ -225,8 +275,23 @@ ptls_handshake(SSL_CTX *ctx, int fd, const struct ping_opts *o,
 			fail_text(ssl, code, errno, err, errlen);
 			goto fail;
 		}
+		/*
+		 * DTLS: lost datagrams are sent again when OpenSSL's
+		 * timer says so; the wait ends then at the latest.
+		 */
+		timer = dtls && DTLSv1_get_timeout(ssl, &tv) == 1 ?
+		    ping_conn_now_ns() + (long long)tv.tv_sec * 1000000000LL +
+		    (long long)tv.tv_usec * 1000 : 0;
 		w = ping_conn_wait(fd, code == SSL_ERROR_WANT_READ ? POLLIN :
-		    POLLOUT, deadline, &rev);
+		    POLLOUT, timer && timer < deadline ? timer : deadline,
+		    &rev);
+		if (w == 0 && timer && timer < deadline) {
+			if (DTLSv1_handle_timeout(ssl) < 0) {
+				fail_text(ssl, SSL_ERROR_SSL, 0, err, errlen);
+				goto fail;
+			}
+			continue;
+		}
 		if (w == -1) {
 			*interrupted = 1;
 			snprintf(err, errlen, "interrupted");

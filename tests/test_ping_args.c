@@ -59,9 +59,15 @@ test_defaults(void **state)
 	assert_int_equal(PARSE(&o, err, "-u", "::1", "7007"), 0);
 	assert_int_equal(o.po_proto, PING_UDP);
 	assert_int_equal(o.po_port, 7007);
-	/* DTLS parses; main says it is not available yet. */
+	/* DTLS: 1.2 only, one record (2^14 bytes) per probe. */
 	assert_int_equal(PARSE(&o, err, "-S", "-u", "h"), 0);
 	assert_int_equal(o.po_proto, PING_DTLS);
+	assert_int_equal(o.po_port, 7443);
+	assert_int_equal(PARSE(&o, err, "-S", "-u", "-s", "16384", "h"), 0);
+	assert_int_equal(PARSE(&o, err, "-S", "-u", "-s", "16385", "h"), -1);
+	assert_non_null(strstr(err, "DTLS record"));
+	assert_int_equal(PARSE(&o, err, "-S", "-u", "--tls-version", "1.3",
+	    "h"), -1);
 
 	assert_int_equal(PARSE(&o, err, "-c", "3", "-i", "0", "-s", "1400",
 	    "-W", "0.5", "-N", "-q", "-6", "h", "9"), 0);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #define PING_UDP_MAX		65507		/* largest UDP payload (IPv4) */
+#define PING_DTLS_MAX	16384	/* one DTLS record's plaintext */
 #define PING_STREAM_MAX		(16 * 1024 * 1024)	/* -s over TCP/TLS */
 #define PING_DEFAULT_SIZE	64
 #define PING_DEFAULT_PORT	7

@@ -40,7 +40,7 @@ IO_TIMEOUT = 20
 EVENT_WORDS = (
     "listening", "connect", "close", "refused", "udp", "udp-drop", "reload",
     "stats", "shutdown", "tls-error", "error", "warning", "notice",
-    "not-served", "engine", "keylog",
+    "not-served", "engine", "keylog", "dtls-drop",
 )
 
 # Exit codes (sysexits).
@@ -344,7 +344,7 @@ def proc_comm(pid):
 
 
 # The engines: the processes that fork, own and reap the connections'.
-ENGINE_COMMS = ("secho-tcp", "secho-tls")
+ENGINE_COMMS = ("secho-tcp", "secho-tls", "secho-dtls")
 
 
 def zombies(pid):

@@ -432,13 +432,16 @@ class PingErrors(PingCase):
         self.assertEqual(r.rc, 2, str(r))
         self.assertIn("connection refused", r.err)
 
-    def test_dtls_not_available_yet(self):
-        r = self.ping("-S", "-u", "-c", 1, "127.0.0.1")
+    def test_dtls_without_server(self):
+        """-S -u is DTLS (issue 14): nothing listening is a failure to
+        run (2), CRITICAL in monitoring mode."""
+        port = self.port()
+        r = self.ping("-S", "-u", "-c", 1, "-W", "1", "127.0.0.1", port)
         self.assertEqual(r.rc, 2, str(r))
-        self.assertIn("DTLS (-S with -u) is not available yet", r.err)
-        r = self.ping("-S", "-u", "--warning", "1,1", "127.0.0.1")
-        self.assertEqual(r.rc, 3, str(r))
-        self.assertRegex(r.out, r"^SECHO-PING UNKNOWN - DTLS")
+        self.assertIn("TLS handshake with 127.0.0.1:%d failed" % port, r.err)
+        r = self.ping("-S", "-u", "-W", "1", "--warning", "1,1", "127.0.0.1", port)
+        self.assertEqual(r.rc, 2, str(r))
+        self.assertRegex(r.out, r"^SECHO-PING CRITICAL - ")
 
     def test_usage_errors(self):
         for args in (["-4", "-6", "h"], ["-s", "9", "-m", "x", "h"], ["--ca", "f", "h"],
