@@ -25,6 +25,12 @@
  *   tls-bulk      bulk over TLS
  *   udp           CONC sockets, one SIZE-byte datagram in flight on each; a
  *                 datagram not echoed within -T ms is lost
+ *   dtls-conn     DTLS 1.2 over UDP: a full handshake (cookie exchange
+ *                 included), echo SIZE bytes as one record, close_notify;
+ *                 again (CONC blocking threads; -t is ignored)
+ *   dtls-pingpong CONC DTLS associations, one SIZE-byte record in flight
+ *                 on each (a record not echoed within -T ms is lost; the
+ *                 association goes on)
  *   idle, tls-idle  open CONC connections, echo SIZE bytes once on each,
  *                 print "ready established=N" and hold them for the duration
  *                 (for memory measurements)
@@ -71,7 +77,8 @@
 
 /* ---- modes ---- */
 
-enum kind { K_CONN, K_PINGPONG, K_BULK, K_UDP, K_IDLE };
+enum kind { K_CONN, K_PINGPONG, K_BULK, K_UDP, K_IDLE, K_DTLS_CONN,
+    K_DTLS_PINGPONG };
 
 struct mode {
 	const char	*name;
@@ -93,7 +100,11 @@ static const struct mode modes[] = {
 	{ "udp",          K_UDP,      0, 0, 64,          "/s" },
 	{ "idle",         K_IDLE,     0, 0, 64,          "/s" },
 	{ "tls-idle",     K_IDLE,     1, 0, 64,          "/s" },
+	{ "dtls-conn",    K_DTLS_CONN, 1, 0, 64,         "/s" },
+	{ "dtls-pingpong", K_DTLS_PINGPONG, 1, 0, 64,    "/s" },
 };
+
+#define IS_DTLS(m)	((m)->kind == K_DTLS_CONN || (m)->kind == K_DTLS_PINGPONG)
 
 /* ---- options and shared state ---- */
 
@@ -937,19 +948,27 @@ parse_size(const char *s)
 	return (size_t)v;
 }
 
+/* ---- DTLS: blocking threads, one association each at a time ---- */
+
+struct worker;
+static void *dtls_main(void *arg);
+
 static void
 setup_tls(void)
 {
-	ssl_ctx = SSL_CTX_new(TLS_client_method());
+	ssl_ctx = SSL_CTX_new(IS_DTLS(mode) ? DTLS_client_method() :
+	    TLS_client_method());
 	if (ssl_ctx == NULL) {
 		ERR_print_errors_fp(stderr);
 		exit(1);
 	}
-	SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(ssl_ctx, IS_DTLS(mode) ?
+	    DTLS1_2_VERSION : TLS1_2_VERSION);
 	SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
-	if (SSL_CTX_set_ciphersuites(ssl_ctx, opt_suites) != 1) {
+	if (!IS_DTLS(mode) &&
+	    SSL_CTX_set_ciphersuites(ssl_ctx, opt_suites) != 1) {
 		fprintf(stderr, "secho-bench: bad TLS 1.3 cipher suites %s\n",
 		    opt_suites);
 		exit(1);
@@ -978,6 +997,162 @@ setup_tls(void)
 		}
 		SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
 	}
+}
+
+/* A connected UDP socket and a blocking DTLS client on it, or NULL. */
+static SSL *
+dtls_open(struct worker *w, int *fdp)
+{
+	struct timeval tv = { 2, 0 };
+	BIO_ADDR *peer;
+	SSL *ssl;
+	BIO *b;
+	int fd;
+
+	*fdp = -1;
+	if ((fd = socket(srv_addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) ==
+	    -1 || connect(fd, (struct sockaddr *)&srv_addr, srv_addrlen) == -1) {
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	ssl = SSL_new(ssl_ctx);
+	b = BIO_new_dgram(fd, BIO_NOCLOSE);
+	peer = BIO_ADDR_new();
+	if (ssl == NULL || b == NULL || peer == NULL) {
+		SSL_free(ssl);
+		BIO_free(b);
+		BIO_ADDR_free(peer);
+		close(fd);
+		return NULL;
+	}
+	if (srv_addr.ss_family == AF_INET)
+		BIO_ADDR_rawmake(peer, AF_INET,
+		    &((struct sockaddr_in *)&srv_addr)->sin_addr, 4,
+		    ((struct sockaddr_in *)&srv_addr)->sin_port);
+	else
+		BIO_ADDR_rawmake(peer, AF_INET6,
+		    &((struct sockaddr_in6 *)&srv_addr)->sin6_addr, 16,
+		    ((struct sockaddr_in6 *)&srv_addr)->sin6_port);
+	(void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, peer);
+	BIO_ADDR_free(peer);
+	SSL_set_bio(ssl, b, b);
+	SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+	(void)DTLS_set_link_mtu(ssl, 1200);
+	if (opt_name != NULL)
+		SSL_set_tlsext_host_name(ssl, opt_name);
+	/* Blocking: the datagram BIO times reads out on OpenSSL's timer. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (SSL_connect(ssl) != 1) {
+		pthread_mutex_lock(&err_lock);
+		if (!opt_quiet && err_lines++ < 10) {
+			fprintf(stderr, "secho-bench: worker %d: DTLS "
+			    "handshake: ", w->idx);
+			ERR_print_errors_fp(stderr);
+			fprintf(stderr, "\n");
+		}
+		pthread_mutex_unlock(&err_lock);
+		ERR_clear_error();
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	if (tls_info[0] == '\0') {
+		pthread_mutex_lock(&err_lock);
+		if (tls_info[0] == '\0')
+			snprintf(tls_info, sizeof(tls_info), "%s/%s",
+			    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+		pthread_mutex_unlock(&err_lock);
+	}
+	*fdp = fd;
+	return ssl;
+}
+
+/*
+ * One record of opt_size bytes out, its echo back whole within -T ms
+ * (the latency counts from t0: the handshake's start in dtls-conn):
+ * 1 echoed, 0 lost (nothing in time), -1 a broken association or a
+ * mismatch (counted).
+ */
+static int
+dtls_round(struct worker *w, SSL *ssl, int fd, uint64_t base, uint64_t t0)
+{
+	struct timeval tv;
+	size_t n;
+	uint64_t t1;
+	int r;
+
+	memcpy(w->sbuf, pat_at(base, 0), opt_size);
+	if (SSL_write_ex(ssl, w->sbuf, opt_size, &n) != 1 || n != opt_size) {
+		ERR_clear_error();
+		w->errors++;
+		return -1;
+	}
+	tv.tv_sec = opt_udp_timeout_ms / 1000;
+	tv.tv_usec = (opt_udp_timeout_ms % 1000) * 1000;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	r = SSL_read_ex(ssl, w->rbuf, 65536, &n);
+	t1 = now_ns();
+	if (r != 1) {
+		r = SSL_get_error(ssl, r);
+		ERR_clear_error();
+		if (r == SSL_ERROR_WANT_READ) {
+			if (in_window(t1))
+				w->lost++;
+			return 0;
+		}
+		w->errors++;
+		return -1;
+	}
+	if (n != opt_size || memcmp(w->rbuf, w->sbuf, n) != 0) {
+		w->mismatches++;
+		return -1;
+	}
+	w->all_ops++;
+	if (in_window(t1)) {
+		w->ops++;
+		hist_add(&w->hist, t1 - t0);
+	}
+	return 1;
+}
+
+static void *
+dtls_main(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t base = w->nextbase, t0 = 0;
+	SSL *ssl = NULL;
+	int fd = -1;
+
+	while (now_ns() < t_end) {
+		if (ssl == NULL) {
+			t0 = now_ns();
+			if ((ssl = dtls_open(w, &fd)) == NULL) {
+				w->errors++;
+				usleep(10000);
+				continue;
+			}
+		}
+		if (mode->kind == K_DTLS_CONN) {
+			/* A handshake and one echo is the operation. */
+			(void)dtls_round(w, ssl, fd, base, t0);
+			(void)SSL_shutdown(ssl);
+			SSL_free(ssl);
+			close(fd);
+			ssl = NULL;
+		} else if (dtls_round(w, ssl, fd, base, now_ns()) < 0) {
+			SSL_free(ssl);
+			close(fd);
+			ssl = NULL;
+		}
+		base = (base + 7919) % PAT_P;
+	}
+	if (ssl != NULL) {
+		(void)SSL_shutdown(ssl);
+		SSL_free(ssl);
+		close(fd);
+	}
+	return NULL;
 }
 
 int
@@ -1064,8 +1239,13 @@ main(int argc, char **argv)
 		    UDP_HDR, UDP_MAX);
 		return 1;
 	}
-	if (opt_threads > opt_conc)
-		opt_threads = opt_conc;
+	if (opt_threads > opt_conc || IS_DTLS(mode))
+		opt_threads = opt_conc;	/* DTLS: one blocking thread each */
+	if (IS_DTLS(mode) && opt_size > 16384) {
+		fprintf(stderr, "secho-bench: a DTLS record holds at most "
+		    "16384 bytes\n");
+		return 1;
+	}
 	if (mode->kind == K_IDLE)
 		opt_warmup = 0;
 
@@ -1075,7 +1255,8 @@ main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = mode->kind == K_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	hints.ai_socktype = mode->kind == K_UDP || IS_DTLS(mode) ?
+	    SOCK_DGRAM : SOCK_STREAM;
 	if ((gai = getaddrinfo(opt_host, opt_port, &hints, &res)) != 0) {
 		fprintf(stderr, "secho-bench: %s port %s: %s\n", opt_host,
 		    opt_port, gai_strerror(gai));
@@ -1126,7 +1307,8 @@ main(int argc, char **argv)
 	t_warm = t_begin + (uint64_t)(opt_warmup * 1e9);
 	t_end = t_warm + (uint64_t)(opt_duration * 1e9);
 	for (k = 0; k < opt_threads; k++)
-		if (pthread_create(&ws[k].th, NULL, worker_main, &ws[k]) != 0) {
+		if (pthread_create(&ws[k].th, NULL, IS_DTLS(mode) ? dtls_main :
+		    worker_main, &ws[k]) != 0) {
 			fprintf(stderr, "secho-bench: pthread_create failed\n");
 			return 1;
 		}

@@ -857,15 +857,15 @@ test_packaged(void **state)
 	assert_null(cfg->user);
 	assert_null(cfg->pidfile);
 	assert_int_equal(cfg->log_stderr, 1);
-	assert_int_equal(cfg->nlisteners, 6);
+	assert_int_equal(cfg->nlisteners, 8);	/* dtls too (issue 14) */
 	for (i = 0; i < cfg->nlisteners; i++) {
 		const struct listener_config *lc = &cfg->listeners[i];
 
 		assert_true(strcmp(lc->lc_address, "127.0.0.1") == 0 ||
 		    strcmp(lc->lc_address, "::1") == 0);
 		assert_int_equal(lc->lc_port,
-		    lc->lc_proto == SECHO_PROTO_TLS ? 7443 : 7007);
-		if (lc->lc_proto == SECHO_PROTO_TLS) {
+		    config_proto_is_tls(lc->lc_proto) ? 7443 : 7007);
+		if (config_proto_is_tls(lc->lc_proto)) {
 			/* Both key types (issue 13). */
 			assert_int_equal(lc->lc_tls.tc_certificate.tf_count, 2);
 			assert_string_equal(lc->lc_tls.tc_certificate.tf_path[0],
