@@ -4,12 +4,16 @@
  * the "ceiling" column; not a product.
  *
  *   ceiling [-a ADDR] [-p TCP_PORT] [-P TLS_PORT -c CERT -k KEY] [-u UDP_PORT]
+ *           [-D DTLS_PORT -c CERT -k KEY]
  *
  * TCP: TCP_NODELAY, read up to 64 KiB, write it back; while a write is
  * short, stop reading (flow control) until it drains.  TLS: the same over a
  * non-blocking OpenSSL connection (stateless session tickets, so resumption
  * works).  UDP: recvmmsg/sendmmsg in batches of 64, each datagram back to
- * its source.
+ * its source.  DTLS: DTLSv1_listen() (stateless cookie) on the listener,
+ * then a socket bound to it and connected to the client per association,
+ * echoed one record for one like TLS; no retransmission timers (loopback
+ * loses nothing).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,13 +30,16 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #define BUFSZ	(64 * 1024)
 #define UBATCH	64
 #define UMAX	65536
 
-enum { T_TCP_LISTEN, T_TLS_LISTEN, T_UDP, T_CONN };
+enum { T_TCP_LISTEN, T_TLS_LISTEN, T_UDP, T_CONN, T_DTLS_LISTEN };
 
 struct conn {
 	int		 type;		/* first member: also tags listeners */
@@ -50,7 +57,8 @@ struct lsock {
 };
 
 static int ep;
-static SSL_CTX *ctx;
+static SSL_CTX *ctx, *dctx;
+static unsigned char cookie_secret[32];
 
 static void
 die(const char *what)
@@ -293,10 +301,119 @@ udp_echo(int fd)
 	}
 }
 
+/* The cookie: HMAC-SHA256 of the client's address and port. */
+static int
+cookie_make(SSL *ssl, unsigned char *out, unsigned int *len)
+{
+	unsigned char msg[16 + 2];
+	BIO_ADDR *peer = BIO_ADDR_new();
+	size_t alen = 0;
+	unsigned short port;
+
+	memset(msg, 0, sizeof(msg));
+	if (peer == NULL || BIO_dgram_get_peer(SSL_get_rbio(ssl), peer) <= 0) {
+		BIO_ADDR_free(peer);
+		return 0;
+	}
+	(void)BIO_ADDR_rawaddress(peer, NULL, &alen);
+	if (alen <= 16)
+		(void)BIO_ADDR_rawaddress(peer, msg, &alen);
+	port = BIO_ADDR_rawport(peer);
+	memcpy(msg + 16, &port, 2);
+	BIO_ADDR_free(peer);
+	return HMAC(EVP_sha256(), cookie_secret, sizeof(cookie_secret), msg,
+	    sizeof(msg), out, len) != NULL;
+}
+
+static int
+cookie_check(SSL *ssl, const unsigned char *cookie, unsigned int len)
+{
+	unsigned char want[EVP_MAX_MD_SIZE];
+	unsigned int wl = 0;
+
+	return cookie_make(ssl, want, &wl) && wl == len &&
+	    CRYPTO_memcmp(want, cookie, len) == 0;
+}
+
+/* Verified ClientHellos become associations on sockets of their own. */
+static void
+dtls_accept(struct lsock *l)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local);
+	unsigned char probe;
+	BIO_ADDR *from;
+	size_t alen;
+	int i, fd, on = 1;
+
+	if (getsockname(l->fd, (struct sockaddr *)&local, &llen) == -1)
+		return;
+	for (i = 0; i < 64; i++) {
+		SSL *s = SSL_new(dctx);
+		BIO *b = BIO_new_dgram(l->fd, BIO_NOCLOSE);
+		struct conn *c;
+
+		from = BIO_ADDR_new();
+		if (s == NULL || b == NULL || from == NULL)
+			die("DTLS set-up");
+		SSL_set_bio(s, b, b);
+		if (DTLSv1_listen(s, from) <= 0) {
+			ERR_clear_error();
+			SSL_free(s);
+			BIO_ADDR_free(from);
+			if (recv(l->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) == -1)
+				return;		/* drained */
+			continue;
+		}
+		memset(&peer, 0, sizeof(peer));
+		peer.ss_family = (sa_family_t)BIO_ADDR_family(from);
+		alen = 16;
+		if (peer.ss_family == AF_INET) {
+			struct sockaddr_in *p4 = (struct sockaddr_in *)&peer;
+			BIO_ADDR_rawaddress(from, &p4->sin_addr, &alen);
+			p4->sin_port = BIO_ADDR_rawport(from);
+		} else {
+			struct sockaddr_in6 *p6 = (struct sockaddr_in6 *)&peer;
+			BIO_ADDR_rawaddress(from, &p6->sin6_addr, &alen);
+			p6->sin6_port = BIO_ADDR_rawport(from);
+		}
+		fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == -1 || bind(fd, (struct sockaddr *)&local,
+		    llen) == -1 || connect(fd, (struct sockaddr *)&peer,
+		    peer.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+		    sizeof(struct sockaddr_in6)) == -1 ||
+		    (c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->buf = malloc(BUFSZ)) == NULL) {
+			if (fd != -1)
+				close(fd);
+			SSL_free(s);
+			BIO_ADDR_free(from);
+			continue;
+		}
+		BIO_set_fd(b, fd, BIO_NOCLOSE);
+		(void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, from);
+		BIO_ADDR_free(from);
+		SSL_set_options(s, SSL_OP_NO_QUERY_MTU);
+		(void)DTLS_set_link_mtu(s, 1200);
+		c->type = T_CONN;
+		c->fd = fd;
+		c->ssl = s;
+		c->handshaking = 1;
+		c->events = EPOLLIN;
+		watch(fd, EPOLLIN, c, EPOLL_CTL_ADD);
+		if (conn_io(c) == -1)
+			conn_free(c);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1", *tcp = NULL, *tls = NULL, *udp = NULL;
+	const char *dtls = NULL;
+	struct lsock ldtls = { T_DTLS_LISTEN, -1 };
 	const char *cert = NULL, *key = NULL;
 	struct epoll_event evs[256];
 	struct lsock ltcp = { T_TCP_LISTEN, -1 }, ltls = { T_TLS_LISTEN, -1 };
@@ -304,7 +421,7 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	int ch, i, n;
 
-	while ((ch = getopt(argc, argv, "a:p:P:u:c:k:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:p:P:u:c:k:D:")) != -1) {
 		switch (ch) {
 		case 'a': addr = optarg; break;
 		case 'p': tcp = optarg; break;
@@ -312,9 +429,11 @@ main(int argc, char **argv)
 		case 'u': udp = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
+		case 'D': dtls = optarg; break;
 		default:
 			fprintf(stderr, "usage: ceiling [-a ADDR] [-p TCP_PORT] "
-			    "[-P TLS_PORT -c CERT -k KEY] [-u UDP_PORT]\n");
+			    "[-P TLS_PORT -c CERT -k KEY] [-u UDP_PORT] "
+			    "[-D DTLS_PORT]\n");
 			return 1;
 		}
 	}
@@ -354,7 +473,27 @@ main(int argc, char **argv)
 		setsockopt(ludp.fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		watch(ludp.fd, EPOLLIN, &ludp, EPOLL_CTL_ADD);
 	}
-	if (!tcp && !tls && !udp) {
+	if (dtls) {
+		if (cert == NULL || key == NULL) {
+			fprintf(stderr, "ceiling: -D needs -c CERT -k KEY\n");
+			return 1;
+		}
+		dctx = SSL_CTX_new(DTLS_server_method());
+		if (dctx == NULL || RAND_bytes(cookie_secret,
+		    sizeof(cookie_secret)) != 1 ||
+		    SSL_CTX_use_certificate_chain_file(dctx, cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(dctx, key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(dctx) != 1) {
+			ERR_print_errors_fp(stderr);
+			return 1;
+		}
+		SSL_CTX_set_min_proto_version(dctx, DTLS1_2_VERSION);
+		SSL_CTX_set_cookie_generate_cb(dctx, cookie_make);
+		SSL_CTX_set_cookie_verify_cb(dctx, cookie_check);
+		ldtls.fd = listen_on(addr, dtls, SOCK_DGRAM);
+		watch(ldtls.fd, EPOLLIN, &ldtls, EPOLL_CTL_ADD);
+	}
+	if (!tcp && !tls && !udp && !dtls) {
 		fprintf(stderr, "ceiling: nothing to serve (-p, -P or -u)\n");
 		return 1;
 	}
@@ -371,6 +510,8 @@ main(int argc, char **argv)
 				accept_all(evs[i].data.ptr);
 			else if (type == T_UDP)
 				udp_echo(ludp.fd);
+			else if (type == T_DTLS_LISTEN)
+				dtls_accept(&ldtls);
 			else {
 				struct conn *c = evs[i].data.ptr;
 				if (conn_io(c) == -1)

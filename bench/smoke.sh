@@ -53,7 +53,8 @@ tls = { certificate = "$ROOT/certs/server.pem"; private_key = "$ROOT/certs/serve
 listeners = (
   { proto = "tcp"; address = "127.0.0.1"; port = $P; },
   { proto = "tls"; address = "127.0.0.1"; port = $((P + 1)); },
-  { proto = "udp"; address = "127.0.0.1"; port = $P; }
+  { proto = "udp"; address = "127.0.0.1"; port = $P; },
+  { proto = "dtls"; address = "127.0.0.1"; port = $((P + 1)); }
 );
 EOF
 "$SECHO" -f -c "$T/secho.cfg" 2>"$T/secho.log" &
@@ -94,6 +95,8 @@ run $((P + 1)) -m tls-pingpong -c 4 -s 1000
 run $((P + 1)) -m tls-bulk -c 1 -s 256k
 run $P -m udp -c 4 -s 1400 -T 1000
 run $P -m udp -c 1 -s 65507 -T 1000
+run $((P + 1)) -m dtls-conn -c 2
+run $((P + 1)) -m dtls-pingpong -c 4 -s 16384 -T 1000
 
 # The check itself: against an echo that changes one byte in 4096 (plain,
 # TLS and UDP, on the same ports once secho is gone), every mode must fail
