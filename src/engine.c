@@ -37,15 +37,13 @@ struct kid {
 
 /* The poll set's first entries: channel, signals, front. */
 #define NFIXED		3
-/* The largest message to the master: a PROXY peer, a DTLS admission. */
-#define OUT_PAYLOAD	192
 
 /* A message to the master that waits for room on the channel. */
 struct outmsg {
 	uint32_t	o_type;
 	uint32_t	o_len;
 	uint64_t	o_id;
-	unsigned char	o_payload[OUT_PAYLOAD];
+	unsigned char	o_payload[192];	/* a PROXY peer, a DTLS admission */
 };
 
 struct engine {
@@ -61,8 +59,7 @@ struct engine {
 	size_t			 e_cap, e_nkids;
 	uint32_t		 e_free;	/* first free slot, e_cap: none */
 	struct slotidx		 e_by_pid, e_by_id;
-	/* poll set: [0] channel, [1] signals, [2] the front, then PROXY
-	 * channels */
+	/* poll set: [0] channel, [1] signals, [2] front, then PROXY ones */
 	struct pollfd		*e_pfds;
 	uint32_t		*e_pslot;	/* slot of each PROXY channel */
 	size_t			 e_npoll;
@@ -497,30 +494,29 @@ fail:
 	tell_int(e, MSG_NOT_STARTED, id, err);
 }
 
-/*
- * MSG_ADMITTED (a datagram protocol): the master counts the peer the
- * front asked about as connection id; the front makes its socket, and
- * from here on it is a connection like any other.
- */
+/* The master's answer about a peer the front asked about (token first):
+ * admitted, its socket is connection id like any other from here on. */
 static void
-admitted(struct engine *e, uint64_t id, const void *p, size_t len)
+answered(struct engine *e, uint32_t type, uint64_t id, const void *p,
+    size_t len)
 {
 	const struct engine_front *f = e->e_proto->cp_front;
 	uint64_t token;
 	int fd;
 
-	if (f == NULL || len < sizeof(token)) {
-		log_errx("engine %ld: unexpected admission from the master; "
-		    "ending", (long)e->e_self);
+	if (f == NULL || len < sizeof(token) ||
+	    (type == MSG_REFUSED && len != sizeof(token))) {
+		log_errx("engine %ld: an unasked answer; ending", (long)e->e_self);
 		_exit(1);
 	}
 	memcpy(&token, p, sizeof(token));
-	if ((fd = f->ef_admitted(e->e_proto->cp_front_arg, token)) == -1) {
+	if (type == MSG_REFUSED)
+		f->ef_refused(e->e_proto->cp_front_arg, token);
+	else if ((fd = f->ef_admitted(e->e_proto->cp_front_arg, token)) == -1)
 		tell_int(e, MSG_NOT_STARTED, id, errno);
-		return;
-	}
-	new_conn(e, id, (const char *)p + sizeof(token), len - sizeof(token),
-	    fd);
+	else
+		new_conn(e, id, (const char *)p + sizeof(token),
+		    len - sizeof(token), fd);
 }
 
 void
@@ -545,7 +541,6 @@ static void
 from_master(struct engine *e)
 {
 	struct msg_hdr h;
-	uint64_t token;
 	long slot;
 	int32_t v;
 	int fd, r, n;
@@ -588,18 +583,9 @@ from_master(struct engine *e)
 			}
 			break;
 		case MSG_ADMITTED:
-			admitted(e, h.mh_id, msg_payload(reqbuf.b), h.mh_len);
-			break;
 		case MSG_REFUSED:
-			if (e->e_proto->cp_front == NULL ||
-			    h.mh_len != sizeof(uint64_t)) {
-				log_errx("engine %ld: unexpected refusal from "
-				    "the master; ending", (long)e->e_self);
-				_exit(1);
-			}
-			memcpy(&token, msg_payload(reqbuf.b), sizeof(token));
-			e->e_proto->cp_front->ef_refused(
-			    e->e_proto->cp_front_arg, token);
+			answered(e, h.mh_type, h.mh_id, msg_payload(reqbuf.b),
+			    h.mh_len);
 			break;
 		case MSG_DRAIN:
 			e->e_draining = 1;
