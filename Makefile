@@ -242,4 +242,10 @@ bench-ping: $(BENCH_TOOLS)
 	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp build/secho-ping
 	@sh bench/ping.sh
 
-.PHONY: bench bench-tools bench-smoke bench-scale bench-ping
+# DTLS against TLS, socat and the ceiling (issue 14): a Markdown section
+# for bench/RESULTS.md on standard output.  See bench/dtls.sh.
+bench-dtls: $(BENCH_TOOLS)
+	@$(MAKE) --no-print-directory SANITIZE= build/secho build/secho-tcp certs
+	@sh bench/dtls.sh
+
+.PHONY: bench bench-tools bench-smoke bench-scale bench-ping bench-dtls
