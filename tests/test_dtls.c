@@ -143,7 +143,8 @@ hello(unsigned char *b, const unsigned char *cookie, size_t clen)
 		b[n++] = (unsigned char)i;
 	b[n++] = 0;			/* session id */
 	b[n++] = (unsigned char)clen;
-	memcpy(b + n, cookie, clen);
+	if (clen > 0)
+		memcpy(b + n, cookie, clen);
 	n += clen;
 	b[n++] = 0;
 	b[n++] = 2;
