@@ -469,6 +469,7 @@ front_admitted(void *arg, uint64_t token)
 	struct dtls_front *f = arg;
 	struct pending *p = find(f, token);
 	struct dtls_listen *l;
+	char name[ADDR_STRLEN];
 	int fd = -1, on = 1, off = 0, err;
 
 	if (p == NULL) {
@@ -489,7 +490,8 @@ front_admitted(void *arg, uint64_t token)
 	    sa_len(&p->p_peer)) == -1) {
 		err = errno;
 		log_warn("secho-dtls: the socket of an association on %s",
-		    "a dtls listener");
+		    addr_format((struct sockaddr *)&l->dl_addr, name,
+		    sizeof(name)));
 		if (fd != -1)
 			close(fd);
 		release(f, p);
