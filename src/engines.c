@@ -253,7 +253,8 @@ send_req(struct master *m, struct engine_ref *e, uint32_t type,
 		r.cr_deny = lc->lc_deny;
 	}
 	r.cr_accepted_ms = accepted_ms;
-	memcpy(buf.b, prefix, plen);
+	if (plen > 0)
+		memcpy(buf.b, prefix, plen);
 	if ((len = connreq_encode(&r, buf.b + plen, sizeof(buf.b) - plen)) ==
 	    0) {
 		errno = EMSGSIZE;	/* lists <= 2000, ident <= 63, a path:
