@@ -74,66 +74,110 @@ listeners = (
 );
 EOF
 "$SECHO" -f -c "$T/secho.cfg" 2>"$T/secho.log" &
+SECHO_PID=$!
 PIDS="$PIDS $!"
 "$BIN/ceiling" -a 127.0.0.1 -P "$C_PORT" -D "$C_PORT" -c "$CERT" -k "$KEY" \
     2>"$T/ceiling.log" &
+CEIL_PID=$!
 PIDS="$PIDS $!"
 # socat: a process per association (fork), PIPE echoes each record.
 socat "OPENSSL-DTLS-SERVER:$X_PORT,fork,reuseaddr,bind=127.0.0.1,cert=$CERT,key=$KEY,verify=0" \
     PIPE 2>"$T/socat.log" &
+SOCAT_PID=$!
 PIDS="$PIDS $!"
 sleep 1
+HZ=$(getconf CLK_TCK)
 
-one() {	# port mode -> the rate of one run (or "-")
-	"$BIN/secho-bench" -m "$2" -p "$1" -c "$CONC" -d "$DUR" -w 0.5 -C "$CA" \
-	    -q -T 1000 2>>"$T/bench.err" | tee -a "$T/raw" |
-	    sed -n 's/.* rate=\([0-9.]*\) .*/\1/p' | grep . || echo -
+# CPU ticks (user + system; reaped children are in their parent's count)
+# of the process tree of a pid.
+cpu_of() {
+	python3 -c '
+import os, sys
+def kids(p):
+    out = []
+    try:
+        for t in os.listdir("/proc/%d/task" % p):
+            with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+total, todo = 0, [int(sys.argv[1])]
+while todo:
+    p = todo.pop()
+    try:
+        with open("/proc/%d/stat" % p) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        total += sum(int(x) for x in v[11:15])
+    except OSError:
+        continue
+    todo += kids(p)
+print(total)' "$1"
+}
+
+one() {	# port mode pid -> "rate cpu_us_per_op" of one run (or "- -")
+	c0=$(cpu_of "$3")
+	line=$("$BIN/secho-bench" -m "$2" -p "$1" -c "$CONC" -d "$DUR" -w 0.5 \
+	    -C "$CA" -q -T 1000 2>>"$T/bench.err") || :
+	c1=$(cpu_of "$3")
+	echo "$line" >>"$T/raw"
+	rate=$(echo "$line" | sed -n 's/.* rate=\([0-9.]*\) .*/\1/p')
+	all=$(echo "$line" | sed -n 's/.* all_ops=\([0-9]*\) .*/\1/p')
+	awk -v r="${rate:--}" -v a="${all:-0}" -v d=$((c1 - c0)) -v hz="$HZ" \
+	    'BEGIN { if (r == "-" || a == 0) print "- -"; else
+	    printf "%s %.1f\n", r, d * 1e6 / hz / a }'
 }
 
 median() {
-	tr ' ' '\n' | grep -v '^-$' | grep . | sort -n |
+	tr ' ' '\n' | grep -v '^-$' | grep . | sort -g |
 	    awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else
 	    if (NR % 2) print v[(NR + 1) / 2]; else
 	    printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-row() {	# label port mode
+row() {	# label port mode pid
 	runs=""
+	cpus=""
 	i=1
 	while [ $i -le "$REPS" ]; do
-		runs="$runs $(one "$2" "$3")"
+		r=$(one "$2" "$3" "$4")
+		runs="$runs ${r% *}"
+		cpus="$cpus ${r#* }"
 		i=$((i + 1))
 	done
-	echo "$1|$3|$(echo "$runs" | median)|$runs"
+	echo "$1|$3|$(echo "$runs" | median)|$(echo "$cpus" | median)|$runs"
 }
 
 {
-	row secho "$S_PORT" tls-conn
-	row secho "$S_PORT" dtls-conn
-	row socat "$X_PORT" dtls-conn
-	row ceiling "$C_PORT" dtls-conn
-	row secho "$S_PORT" dtls-pingpong
-	row socat "$X_PORT" dtls-pingpong
-	row ceiling "$C_PORT" dtls-pingpong
+	row secho "$S_PORT" tls-conn "$SECHO_PID"
+	row secho "$S_PORT" dtls-conn "$SECHO_PID"
+	row socat "$X_PORT" dtls-conn "$SOCAT_PID"
+	row ceiling "$C_PORT" dtls-conn "$CEIL_PID"
+	row secho "$S_PORT" dtls-pingpong "$SECHO_PID"
+	row socat "$X_PORT" dtls-pingpong "$SOCAT_PID"
+	row ceiling "$C_PORT" dtls-pingpong "$CEIL_PID"
 } >"$T/rows"
 
-tls=$(awk -F'|' '$1 == "secho" && $2 == "tls-conn" { print $3 }' "$T/rows")
-dtls=$(awk -F'|' '$1 == "secho" && $2 == "dtls-conn" { print $3 }' "$T/rows")
-pps=$(awk -F'|' '$1 == "secho" && $2 == "dtls-pingpong" { print $3 }' "$T/rows")
-ppx=$(awk -F'|' '$1 == "socat" && $2 == "dtls-pingpong" { print $3 }' "$T/rows")
+get() {	# server mode field
+	awk -F'|' -v s="$1" -v m="$2" -v f="$3" '$1 == s && $2 == m { print $f }' "$T/rows"
+}
 
 echo "## DTLS (issue 14)"
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) cores shared with other work (load average $(cut -d' ' -f1-3 /proc/loadavg)); secho $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), OpenSSL $(openssl version | cut -d' ' -f2), socat $(dpkg-query -W -f '${Version}' socat 2>/dev/null || echo '?'). Medians of $REPS runs of $DUR s (0.5 s warm-up), secho-bench with $CONC client threads, ECDSA P-256, 64-byte records, loopback (\`make bench-dtls\`, bench/dtls.sh)."
+echo "$(date -u +%Y-%m-%d), $(nproc) cores shared with other work (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)); secho $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), OpenSSL $(openssl version | cut -d' ' -f2), socat $(dpkg-query -W -f '${Version}' socat 2>/dev/null || echo '?'). Medians of $REPS runs of $DUR s (0.5 s warm-up), secho-bench with $CONC client threads (one blocking DTLS client each), ECDSA P-256, 64-byte records, loopback (\`make bench-dtls\`, bench/dtls.sh). Server CPU: user + system time of the server's whole process tree during the run, divided by every operation of the run."
 echo
-echo "| workload | server | median (/s) | runs |"
-echo "|---|---|---:|---|"
-awk -F'|' '{ printf "| %s | %s | %s |%s |\n", $2, $1, $3, $4 }' "$T/rows"
+echo "| workload | server | median (/s) | server CPU per operation, median (µs) | runs (/s) |"
+echo "|---|---|---:|---:|---|"
+awk -F'|' '{ printf "| %s | %s | %s | %s |%s |\n", $2, $1, $3, $4, $5 }' "$T/rows"
 echo
-awk -v d="$dtls" -v t="$tls" -v p="$pps" -v x="$ppx" 'BEGIN {
+awk -v d="$(get secho dtls-conn 3)" -v t="$(get secho tls-conn 3)" \
+    -v p="$(get secho dtls-pingpong 3)" -v x="$(get socat dtls-pingpong 3)" \
+    -v cp="$(get secho dtls-pingpong 4)" -v cx="$(get socat dtls-pingpong 4)" 'BEGIN {
 	if (d != "-" && t != "-" && t > 0)
-		printf "- dtls-conn ÷ tls-conn (secho): %.2f (target ≥ 0.8: %s)\n", d / t, d / t >= 0.8 ? "met" : "not met"
+		printf "- dtls-conn ÷ tls-conn (secho): %.2f (target ≥ 0.8: %s)\n", d / t, ((d / t >= 0.8) ? "met" : "not met")
 	if (p != "-" && x != "-" && x > 0)
-		printf "- dtls-pingpong, secho ÷ socat: %.2f (target > 1: %s)\n", p / x, p / x > 1 ? "met" : "not met"
+		printf "- dtls-pingpong rate, secho ÷ socat: %.2f (target > 1: %s)\n", p / x, ((p / x > 1) ? "met" : "not met")
+	if (cp != "-" && cx != "-" && cp > 0)
+		printf "- dtls-pingpong server CPU per echo, socat ÷ secho: %.2f\n", cx / cp
 }'
-echo "- Errors and losses of the runs: $(grep -c . "$T/bench.err" 2>/dev/null || echo 0) lines on standard error; lost= per run: $(sed -n 's/.* lost=\([0-9]*\).*/\1/p' "$T/raw" | sort -n | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')"
+echo "- secho-bench errors on standard error: $(grep -c . "$T/bench.err" 2>/dev/null || :) lines; lost= of the runs: $(sed -n 's/.* lost=\([0-9]*\).*/\1/p' "$T/raw" | sort -n | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')"

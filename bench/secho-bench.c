@@ -1064,6 +1064,10 @@ dtls_open(struct worker *w, int *fdp)
 			    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 		pthread_mutex_unlock(&err_lock);
 	}
+	/* An echo not back within -T ms is lost (set once: no timer now). */
+	tv.tv_sec = opt_udp_timeout_ms / 1000;
+	tv.tv_usec = (opt_udp_timeout_ms % 1000) * 1000;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	*fdp = fd;
 	return ssl;
 }
@@ -1075,9 +1079,8 @@ dtls_open(struct worker *w, int *fdp)
  * mismatch (counted).
  */
 static int
-dtls_round(struct worker *w, SSL *ssl, int fd, uint64_t base, uint64_t t0)
+dtls_round(struct worker *w, SSL *ssl, uint64_t base, uint64_t t0)
 {
-	struct timeval tv;
 	size_t n;
 	uint64_t t1;
 	int r;
@@ -1088,9 +1091,6 @@ dtls_round(struct worker *w, SSL *ssl, int fd, uint64_t base, uint64_t t0)
 		w->errors++;
 		return -1;
 	}
-	tv.tv_sec = opt_udp_timeout_ms / 1000;
-	tv.tv_usec = (opt_udp_timeout_ms % 1000) * 1000;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	r = SSL_read_ex(ssl, w->rbuf, 65536, &n);
 	t1 = now_ns();
 	if (r != 1) {
@@ -1135,12 +1135,12 @@ dtls_main(void *arg)
 		}
 		if (mode->kind == K_DTLS_CONN) {
 			/* A handshake and one echo is the operation. */
-			(void)dtls_round(w, ssl, fd, base, t0);
+			(void)dtls_round(w, ssl, base, t0);
 			(void)SSL_shutdown(ssl);
 			SSL_free(ssl);
 			close(fd);
 			ssl = NULL;
-		} else if (dtls_round(w, ssl, fd, base, now_ns()) < 0) {
+		} else if (dtls_round(w, ssl, base, now_ns()) < 0) {
 			SSL_free(ssl);
 			close(fd);
 			ssl = NULL;
