@@ -134,6 +134,7 @@ class DtlsBase(h.SechoTestCase):
         t.update(tls or {})
         lst = {"proto": "dtls", "address": "127.0.0.1", "port": self.p}
         lst.update(listener or {})
+        self.p = lst["port"]
         return self.daemon([lst] + list(more), tls=t, limits=limits, **kw)
 
     def client(self, extra=(), **kw):
@@ -371,6 +372,41 @@ class DtlsAmplification(DtlsBase):
         with self.assertRaises(socket.timeout):
             s.recv(2048)
         d.wait_event("dtls-drop", reason="source-port")
+
+
+class DtlsPrivileges(DtlsBase):
+    def test_association_drops_privileges_and_dies_with_its_engine(self):
+        """Started as root with daemon.user: the association's process runs
+        as that user (its socket was bound by the engine, so a port below
+        1024 works), and dies with its engine, which the master restarts."""
+        import pwd
+        if not h.is_root():
+            self.skipTest("needs root")
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            self.skipTest("no user nobody")
+        low = [p for p in range(700, 1000) if h._port_free(p)]
+        listener = {"port": low[0]} if low else {}
+        d = self.start(listener=listener, daemon={"user": "nobody"})
+        c = self.client()
+        self.assertEqual(self.echo_line(c, b"as nobody\n"), b"as nobody\n")
+        eng = d.engines("secho-dtls")
+        self.assertEqual(len(eng), 1)
+        kids = h.wait_until(lambda: [k for k in h.children(eng[0]) if h.pid_alive(k)], 10)
+        self.assertEqual(len(kids), 1, "one association process")
+        with open("/proc/%d/status" % kids[0]) as f:
+            st = dict(line.split(":", 1) for line in f)
+        self.assertEqual(st["Uid"].split(), [str(nobody.pw_uid)] * 4)
+        self.assertEqual(st["Gid"].split(), [str(nobody.pw_gid)] * 4)
+        os.kill(eng[0], signal.SIGKILL)
+        self.assertTrue(h.wait_until(lambda: not h.pid_alive(kids[0]), 10),
+                        "the association outlived its engine")
+        d.wait_for(r"secho-dtls %d killed by signal 9 \(Killed\); its 1 connection" % eng[0])
+        self.assertTrue(h.wait_until(lambda: [e for e in d.engines("secho-dtls")
+                                              if e != eng[0]], 15), "no new secho-dtls")
+        c2 = self.client()
+        self.assertEqual(self.echo_line(c2, b"again\n"), b"again\n")
 
 
 class LossyRelay:
