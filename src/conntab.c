@@ -206,6 +206,26 @@ conntab_set_host(struct conntab *t, struct conn_entry *e,
 	host_add(t->t_hosts, t->t_cap * 2, e->ce_host);
 }
 
+struct conn_entry *
+conntab_find_peer(const struct conntab *t, int proto,
+    const struct sockaddr *peer, uint16_t lport)
+{
+	unsigned char host[16];
+	size_t i;
+
+	addr_host_key(peer, host);
+	if (conntab_host_count(t, host) == 0)
+		return NULL;
+	for (i = 0; i < t->t_cap; i++)
+		if (t->t_slots[i].ce_id != 0 &&
+		    t->t_slots[i].ce_proto == proto &&
+		    t->t_slots[i].ce_lport == lport &&
+		    addr_equal((const struct sockaddr *)&t->t_slots[i].ce_peer,
+		    peer))
+			return &t->t_slots[i];
+	return NULL;
+}
+
 size_t
 conntab_remove_engine(struct conntab *t, unsigned engine)
 {

@@ -1,8 +1,9 @@
 /*
  * dtls_cookie.c - the stateless half of a DTLS handshake (RFC 6347,
  * 4.2.1), pure code: recognise an unfragmented ClientHello in one
- * datagram, make and check its cookie (HMAC-SHA256 under a secret of
- * the ring in tls.c, over the client's address, port and random), and
+ * datagram, make and check its cookie (a time stamp, then HMAC-SHA256
+ * under a secret of the ring in tls.c over that stamp, the client's
+ * address, port and random: valid for DTLS_COOKIE_LIFE_S), and
  * build the HelloVerifyRequest, never larger than the request.
  */
 #include <string.h>
@@ -89,13 +90,15 @@ dtls_hello_parse(const void *buf, size_t len, struct dtls_hello *h)
 	return 0;
 }
 
-int
-dtls_cookie_make(const unsigned char secret[DTLS_SECRET_LEN],
+/* The HMAC after the time stamp, truncated to the rest of the cookie. */
+static int
+cookie_mac(const unsigned char secret[DTLS_SECRET_LEN],
     const struct sockaddr *peer, const unsigned char random[32],
-    unsigned char out[DTLS_COOKIE_LEN])
+    const unsigned char stamp[4], unsigned char out[DTLS_COOKIE_LEN - 4])
 {
-	static const char tag[] = "secho dtls cookie 1";
-	unsigned char msg[sizeof(tag) + 16 + 2 + 32];
+	static const char tag[] = "secho dtls cookie 2";
+	unsigned char msg[sizeof(tag) + 4 + 16 + 2 + 32];
+	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int outlen = 0;
 	uint16_t port;
 
@@ -104,30 +107,50 @@ dtls_cookie_make(const unsigned char secret[DTLS_SECRET_LEN],
 	else
 		port = ((const struct sockaddr_in6 *)peer)->sin6_port;
 	memcpy(msg, tag, sizeof(tag));
-	addr_host_key(peer, msg + sizeof(tag));
-	memcpy(msg + sizeof(tag) + 16, &port, 2);
-	memcpy(msg + sizeof(tag) + 18, random, 32);
-	if (HMAC(EVP_sha256(), secret, DTLS_SECRET_LEN, msg, sizeof(msg), out,
-	    &outlen) == NULL || outlen != DTLS_COOKIE_LEN)
+	memcpy(msg + sizeof(tag), stamp, 4);
+	addr_host_key(peer, msg + sizeof(tag) + 4);
+	memcpy(msg + sizeof(tag) + 20, &port, 2);
+	memcpy(msg + sizeof(tag) + 22, random, 32);
+	if (HMAC(EVP_sha256(), secret, DTLS_SECRET_LEN, msg, sizeof(msg), mac,
+	    &outlen) == NULL || outlen < DTLS_COOKIE_LEN - 4)
 		return -1;
+	memcpy(out, mac, DTLS_COOKIE_LEN - 4);
 	return 0;
+}
+
+int
+dtls_cookie_make(const unsigned char secret[DTLS_SECRET_LEN],
+    const struct sockaddr *peer, const unsigned char random[32],
+    uint32_t now_s, unsigned char out[DTLS_COOKIE_LEN])
+{
+	out[0] = (unsigned char)(now_s >> 24);
+	out[1] = (unsigned char)(now_s >> 16);
+	out[2] = (unsigned char)(now_s >> 8);
+	out[3] = (unsigned char)now_s;
+	return cookie_mac(secret, peer, random, out, out + 4);
 }
 
 int
 dtls_cookie_check(const unsigned char *const *secrets, size_t n,
     const struct sockaddr *peer, const unsigned char random[32],
-    const unsigned char *cookie, size_t len)
+    const unsigned char *cookie, size_t len, uint32_t now_s)
 {
-	unsigned char want[DTLS_COOKIE_LEN];
+	unsigned char want[DTLS_COOKIE_LEN - 4];
+	uint32_t made;
 	size_t i;
 
 	if (len != DTLS_COOKIE_LEN)
 		return 0;
+	made = (uint32_t)cookie[0] << 24 | (uint32_t)cookie[1] << 16 |
+	    (uint32_t)cookie[2] << 8 | cookie[3];
+	/* Made by us, not in the future, not too old (unsigned: both). */
+	if (now_s - made > DTLS_COOKIE_LIFE_S)
+		return 0;
 	for (i = 0; i < n; i++) {
 		if (secrets[i] == NULL ||
-		    dtls_cookie_make(secrets[i], peer, random, want) == -1)
+		    cookie_mac(secrets[i], peer, random, cookie, want) == -1)
 			continue;
-		if (CRYPTO_memcmp(want, cookie, DTLS_COOKIE_LEN) == 0)
+		if (CRYPTO_memcmp(want, cookie + 4, sizeof(want)) == 0)
 			return 1;
 	}
 	return 0;

@@ -210,8 +210,14 @@ handshake(SSL *ssl, int fd, long long deadline, const char *peername)
 		case SSL_ERROR_WANT_READ:
 			break;
 		case SSL_ERROR_WANT_WRITE:
-			if (wait_io(ssl, fd, POLLOUT, deadline) == W_DEADLINE)
+			switch (wait_io(ssl, fd, POLLOUT, deadline)) {
+			case W_DEADLINE:
 				return "handshake-timeout";
+			case W_STOP:
+				return "shutdown";
+			case W_ERROR:
+				return "error";
+			}
 			continue;
 		default:
 			log_tls_error(peername, ssl);
@@ -229,9 +235,65 @@ handshake(SSL *ssl, int fd, long long deadline, const char *peername)
 	}
 }
 
+/*
+ * The end of an association that the client did not ask for: a
+ * close_notify tells it (there is no FIN in UDP), not waited on.
+ */
+static const char *
+bye(SSL *ssl, const char *reason)
+{
+	ERR_clear_error();
+	(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+	return reason;
+}
+
+/*
+ * A ClientHello on the association's socket (RFC 6347, 4.2.8): the
+ * client started anew from the same address and port, and the kernel
+ * hands its datagrams to us, not to the listener.  Without a cookie it
+ * gets a HelloVerifyRequest, as from the engine; with a valid one for a
+ * new random, the old association ends (1), and the client's next
+ * retransmission reaches the engine.  A late copy of the ClientHello
+ * this association started from is dropped.  Anything else is left to
+ * OpenSSL (0).
+ */
+static int
+restarted(int fd, const struct sockaddr_storage *peer)
+{
+	unsigned char buf[DTLS_HELLO_MAX + 1], cookie[DTLS_COOKIE_LEN],
+	    hvr[DTLS_HVR_LEN];
+	const unsigned char *secrets[2] = { NULL, NULL };
+	struct dtls_hello h, first;
+	uint32_t now = (uint32_t)(clock_ms() / 1000);
+	ssize_t n;
+	size_t ns;
+
+	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n <= 0 || (size_t)n > DTLS_HELLO_MAX ||
+	    dtls_hello_parse(buf, (size_t)n, &h) == -1)
+		return 0;
+	(void)recv(fd, buf, 1, MSG_DONTWAIT);	/* ours, not OpenSSL's */
+	if (dtls_hello_parse(dtls_first.df_hello, dtls_first.df_len,
+	    &first) == 0 && memcmp(first.dh_random, h.dh_random, 32) == 0)
+		return 0;
+	ns = tls_cookie_secrets(secrets);
+	if (h.dh_cookie_len > 0 && dtls_cookie_check(secrets, ns,
+	    (const struct sockaddr *)peer, h.dh_random, h.dh_cookie,
+	    h.dh_cookie_len, now))
+		return 1;
+	if ((size_t)n >= DTLS_HVR_LEN && ns > 0 &&
+	    dtls_cookie_make(secrets[0], (const struct sockaddr *)peer,
+	    h.dh_random, now, cookie) == 0 &&
+	    dtls_hvr_build(&h, cookie, hvr, sizeof(hvr)) == DTLS_HVR_LEN)
+		(void)send(fd, hvr, DTLS_HVR_LEN, MSG_DONTWAIT);
+	return 0;
+}
+
 /* Echo one record for one record; the close reason. */
 static const char *
-echo(SSL *ssl, int fd, struct conn *c, int idle_ms)
+echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
+    const struct sockaddr_storage *peer)
 {
 	static unsigned char buf[RECORD_MAX];
 	long long idle_at = idle_ms > 0 ? clock_ms() + idle_ms : 0;
@@ -246,8 +308,14 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms)
 			while ((r = SSL_write_ex(ssl, buf, n, &w)) != 1) {
 				if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE)
 					return "error";
-				if (wait_io(ssl, fd, POLLOUT, 0) == W_STOP)
+				switch (wait_io(ssl, fd, POLLOUT, idle_at)) {
+				case W_DEADLINE:
+					return "idle-timeout";
+				case W_STOP:
 					return "shutdown";
+				case W_ERROR:
+					return "error";
+				}
 			}
 			c->c_bytes_out += w;
 			if (idle_ms > 0)
@@ -267,11 +335,15 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms)
 		}
 		switch (wait_io(ssl, fd, POLLIN, idle_at)) {
 		case W_DEADLINE:
-			return "idle-timeout";
+			return bye(ssl, "idle-timeout");
 		case W_STOP:
-			return "shutdown";
+			return bye(ssl, "shutdown");
 		case W_ERROR:
 			return "error";
+		case W_READY:
+			if (restarted(fd, peer))
+				return "eof";
+			break;
 		}
 	}
 }
@@ -299,7 +371,7 @@ dtls_echo_serve(void *arg, const struct conn_req *r, struct conn *c,
 	c->c_ctx = ssl;
 	if ((reason = handshake(ssl, c->c_fd, hs_deadline, peername)) == NULL) {
 		ti->ti_ok = 1;
-		reason = echo(ssl, c->c_fd, c, r->cr_idle_ms);
+		reason = echo(ssl, c->c_fd, c, r->cr_idle_ms, &r->cr_peer);
 		tls_conn_info(c, &ti->ti_version, &ti->ti_cipher,
 		    ti->ti_subject, sizeof(ti->ti_subject));
 		tls_conn_names(c, ti->ti_sni, sizeof(ti->ti_sni), ti->ti_alpn,

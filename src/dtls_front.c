@@ -31,13 +31,12 @@
 
 /* ClientHellos waiting for the master's answer, at most. */
 #define PENDING_MAX	64
-/* A peer admitted this recently is not asked about again (its
- * retransmitted ClientHello raced its new socket). */
-#define RECENT_MS	2000
-#define RECENT_MAX	64
 /* Datagrams read per listener and wake-up. */
 #define READ_BATCH	64
 #define DROP_LOG_MS	1000
+/* Room for the pktinfo of either family, and some. */
+#define CTL_SPACE	(CMSG_SPACE(sizeof(struct in_pktinfo)) + \
+			    CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64)
 #define RL_SLOTS	4096
 
 enum drop {
@@ -46,7 +45,7 @@ enum drop {
 	DROP_ADDRESS,		/* "source-address" */
 	DROP_RATE,		/* "rate-limit" */
 	DROP_BUSY,		/* "busy": too many questions pending */
-	DROP_DUPLICATE,		/* "duplicate": asked about already */
+	DROP_DUPLICATE,		/* "duplicate": being asked about */
 	NDROP
 };
 
@@ -72,11 +71,6 @@ struct pending {
 	unsigned char		 p_hello[DTLS_HELLO_MAX];
 };
 
-struct recent {
-	struct sockaddr_storage	 r_peer;
-	long long		 r_at;
-};
-
 struct dtls_front {
 	struct dtls_listen	*f_ls;
 	size_t			 f_nls;
@@ -87,8 +81,7 @@ struct dtls_front {
 	struct pending		 f_pend[PENDING_MAX];
 	size_t			 f_npend;
 	uint64_t		 f_token;
-	struct recent		 f_recent[RECENT_MAX];
-	size_t			 f_rnext;
+	struct engine		*f_engine;	/* for datagrams read late */
 	unsigned char		 f_buf[DTLS_HELLO_MAX + 1];
 };
 
@@ -229,8 +222,13 @@ local_addr(struct msghdr *m, const struct dtls_listen *l,
 	    ((const struct sockaddr_in *)&l->dl_addr)->sin_port :
 	    ((const struct sockaddr_in6 *)&l->dl_addr)->sin6_port;
 	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(pi))) {
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			/* The address answers come from, as udp.c's: the
+			 * destination for unicast. */
+			if (pi.ipi_spec_dst.s_addr != INADDR_ANY)
+				pi.ipi_addr = pi.ipi_spec_dst;
 			if (out->ss_family == AF_INET) {
 				s4->sin_addr = pi.ipi_addr;
 			} else {
@@ -244,7 +242,8 @@ local_addr(struct msghdr *m, const struct dtls_listen *l,
 			return;
 		}
 		if (c->cmsg_level == IPPROTO_IPV6 &&
-		    c->cmsg_type == IPV6_PKTINFO && out->ss_family == AF_INET6) {
+		    c->cmsg_type == IPV6_PKTINFO && out->ss_family == AF_INET6 &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(pi6))) {
 			memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
 			s6->sin6_addr = pi6.ipi6_addr;
 			s6->sin6_scope_id =
@@ -282,17 +281,16 @@ send_hvr(struct dtls_listen *l, struct msghdr *rm, const unsigned char *hvr,
 	(void)sendmsg(l->dl_fd, &sm, MSG_DONTWAIT);
 }
 
+/*
+ * Is the master being asked about peer already?  (Whether it has an
+ * association is the master's to say: it knows those of every engine,
+ * also of one draining after a reload -- policy.c.)
+ */
 static int
-recently_admitted(struct dtls_front *f, const struct sockaddr_storage *peer,
-    long long now)
+asking_about(struct dtls_front *f, const struct sockaddr_storage *peer)
 {
 	size_t i;
 
-	for (i = 0; i < RECENT_MAX; i++)
-		if (f->f_recent[i].r_at != 0 &&
-		    now - f->f_recent[i].r_at < RECENT_MS &&
-		    same_peer(&f->f_recent[i].r_peer, peer))
-			return 1;
 	for (i = 0; i < PENDING_MAX; i++)
 		if (f->f_pend[i].p_token != 0 &&
 		    same_peer(&f->f_pend[i].p_peer, peer))
@@ -337,17 +335,18 @@ datagram(struct dtls_front *f, struct engine *e, unsigned li,
 	ns = tls_cookie_secrets(secrets);
 	if (h.dh_cookie_len == 0 || !dtls_cookie_check(secrets, ns,
 	    (struct sockaddr *)peer, h.dh_random, h.dh_cookie,
-	    h.dh_cookie_len)) {
+	    h.dh_cookie_len, (uint32_t)(now / 1000))) {
 		/* No reply larger than the request (n >= DTLS_HVR_LEN). */
 		if (ns == 0 || dtls_cookie_make(secrets[0],
-		    (struct sockaddr *)peer, h.dh_random, cookie) == -1 ||
+		    (struct sockaddr *)peer, h.dh_random, (uint32_t)(now / 1000),
+		    cookie) == -1 ||
 		    dtls_hvr_build(&h, cookie, hvr, sizeof(hvr)) != DTLS_HVR_LEN)
 			return;
 		send_hvr(&f->f_ls[li], m, hvr, DTLS_HVR_LEN);
 		return;
 	}
 	/* The address is proven: the master decides (policy.c). */
-	if (recently_admitted(f, peer, now)) {
+	if (asking_about(f, peer)) {
 		drop(f, DROP_DUPLICATE, peer);
 		return;
 	}
@@ -372,14 +371,55 @@ datagram(struct dtls_front *f, struct engine *e, unsigned li,
 	engine_ask(e, &a, sizeof(a));
 }
 
+/* The destination of each datagram read from fd, as the listener has. */
+static int
+pktinfo_on(int fd, int family)
+{
+	int on = 1;
+
+	if (family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+		    sizeof(on)) == -1)
+			return -1;
+		/* IPv4 on a dual-stack socket; a v6-only one has none. */
+		(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+		return 0;
+	}
+	return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+}
+
+/* Receive one datagram of fd into f_buf, with its pktinfo; its length. */
+static ssize_t
+recv_one(struct dtls_front *f, int fd, struct msghdr *m, struct iovec *iov,
+    struct sockaddr_storage *peer, void *ctl, size_t ctllen)
+{
+	ssize_t n;
+
+	memset(m, 0, sizeof(*m));
+	iov->iov_base = f->f_buf;
+	iov->iov_len = sizeof(f->f_buf);
+	m->msg_name = peer;
+	m->msg_namelen = sizeof(*peer);
+	m->msg_iov = iov;
+	m->msg_iovlen = 1;
+	m->msg_control = ctl;
+	m->msg_controllen = ctllen;
+	do
+		n = recvmsg(fd, m, MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n >= 0 && (m->msg_namelen < sizeof(sa_family_t) ||
+	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)))
+		n = -2;		/* no address to answer: skipped */
+	return n;
+}
+
 static void
 front_ready(void *arg, struct engine *e)
 {
 	struct dtls_front *f = arg;
 	union {
 		struct cmsghdr	align;
-		unsigned char	b[CMSG_SPACE(sizeof(struct in_pktinfo)) +
-				    CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
+		unsigned char	b[CTL_SPACE];
 	} ctl;
 	struct sockaddr_storage peer;
 	struct msghdr m;
@@ -388,27 +428,15 @@ front_ready(void *arg, struct engine *e)
 	size_t i, k;
 	ssize_t n;
 
+	f->f_engine = e;
 	for (i = 0; i < f->f_nls && !f->f_draining; i++) {
 		for (k = 0; k < READ_BATCH; k++) {
-			memset(&m, 0, sizeof(m));
-			iov.iov_base = f->f_buf;
-			iov.iov_len = sizeof(f->f_buf);
-			m.msg_name = &peer;
-			m.msg_namelen = sizeof(peer);
-			m.msg_iov = &iov;
-			m.msg_iovlen = 1;
-			m.msg_control = ctl.b;
-			m.msg_controllen = sizeof(ctl.b);
-			n = recvmsg(f->f_ls[i].dl_fd, &m, MSG_DONTWAIT);
-			if (n == -1 && errno == EINTR)
-				continue;
+			n = recv_one(f, f->f_ls[i].dl_fd, &m, &iov, &peer, ctl.b,
+			    sizeof(ctl.b));
 			if (n == -1)
 				break;	/* EAGAIN, or an ICMP error read */
-			if (m.msg_namelen < sizeof(sa_family_t) ||
-			    (peer.ss_family != AF_INET &&
-			    peer.ss_family != AF_INET6))
-				continue;
-			datagram(f, e, (unsigned)i, &m, (size_t)n, now);
+			if (n >= 0)
+				datagram(f, e, (unsigned)i, &m, (size_t)n, now);
 		}
 	}
 	(void)drop_flush(f, clock_ms());
@@ -421,6 +449,8 @@ front_timeout(void *arg)
 	long long now = clock_ms(), due;
 	int i, wait = -1;
 
+	if (f->f_draining)
+		return -1;	/* its counts were written out at the drain */
 	for (i = 0; i < NDROP; i++) {
 		if (f->f_drops[i].dl_count == 0)
 			continue;
@@ -459,9 +489,39 @@ release(struct dtls_front *f, struct pending *p)
 }
 
 /*
+ * Between bind() and connect(), the association's socket took datagrams
+ * meant for the listener (the kernel may prefer it to the listener):
+ * other clients' go through the front as if the listener had read them;
+ * the peer's own are retransmissions of the ClientHello being answered.
+ */
+static void
+rehome(struct dtls_front *f, unsigned li, int fd, const struct sockaddr *to)
+{
+	union {
+		struct cmsghdr	align;
+		unsigned char	b[CTL_SPACE];
+	} ctl;
+	struct sockaddr_storage peer;
+	struct msghdr m;
+	struct iovec iov;
+	ssize_t n;
+	int k;
+
+	for (k = 0; k < READ_BATCH; k++) {
+		if ((n = recv_one(f, fd, &m, &iov, &peer, ctl.b,
+		    sizeof(ctl.b))) == -1)
+			return;
+		if (n == -2 || addr_equal((struct sockaddr *)&peer, to))
+			continue;
+		datagram(f, f->f_engine, li, &m, (size_t)n, clock_ms());
+	}
+}
+
+/*
  * The association's socket: bound to the address the client sent to,
- * on the listener's port (SO_REUSEADDR, as the listener), connected to
- * the client, so the kernel hands it the client's datagrams from now on.
+ * on the listener's port (SO_REUSEPORT, as the listener: the same user
+ * only), connected to the client, so the kernel hands it the client's
+ * datagrams from now on.
  */
 static int
 front_admitted(void *arg, uint64_t token)
@@ -470,7 +530,9 @@ front_admitted(void *arg, uint64_t token)
 	struct pending *p = find(f, token);
 	struct dtls_listen *l;
 	char name[ADDR_STRLEN];
+	struct sockaddr_storage to;
 	int fd = -1, on = 1, off = 0, err;
+	unsigned li;
 
 	if (p == NULL) {
 		log_errx("secho-dtls: admitted an unknown peer (%llu)",
@@ -478,13 +540,15 @@ front_admitted(void *arg, uint64_t token)
 		errno = ESRCH;
 		return -1;
 	}
-	l = &f->f_ls[p->p_listener];
+	li = p->p_listener;
+	l = &f->f_ls[li];
 	fd = socket(l->dl_addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
 	    (l->dl_addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &off, sizeof(off)) == -1) ||
+	    pktinfo_on(fd, l->dl_addr.ss_family) == -1 ||
 	    bind(fd, (struct sockaddr *)&p->p_local, sa_len(&p->p_local)) ==
 	    -1 || connect(fd, (struct sockaddr *)&p->p_peer,
 	    sa_len(&p->p_peer)) == -1) {
@@ -502,10 +566,10 @@ front_admitted(void *arg, uint64_t token)
 	memcpy(dtls_first.df_hello, p->p_hello, p->p_len);
 	dtls_first.df_len = p->p_len;
 	memcpy(dtls_first.df_cookie, p->p_cookie, DTLS_COOKIE_LEN);
-	f->f_recent[f->f_rnext].r_peer = p->p_peer;
-	f->f_recent[f->f_rnext].r_at = clock_ms();
-	f->f_rnext = (f->f_rnext + 1) % RECENT_MAX;
+	to = p->p_peer;
 	release(f, p);
+	if (!f->f_draining)
+		rehome(f, li, fd, (struct sockaddr *)&to);
 	return fd;
 }
 
@@ -540,9 +604,14 @@ static void
 front_drain(void *arg)
 {
 	struct dtls_front *f = arg;
+	int i;
 
 	f->f_draining = 1;
 	close_listeners(f);
+	/* What was counted and not written out yet: now, the last time. */
+	for (i = 0; i < NDROP; i++)
+		f->f_drops[i].dl_logged = 0;
+	(void)drop_flush(f, clock_ms());
 }
 
 static size_t

@@ -666,8 +666,9 @@ engine_run(int chan, pid_t master, const struct conn_proto *proto)
 	while (!(e.e_draining && e.e_nkids == 0 &&
 	    (front == NULL || front->ef_pending(proto->cp_front_arg) == 0))) {
 		e.e_pfds[0].events = POLLIN | (e.e_olen ? POLLOUT : 0);
-		if (poll(e.e_pfds, e.e_npoll, front ? front->ef_timeout(
-		    proto->cp_front_arg) : -1) == -1) {
+		/* A draining front has no duties: a drain waits for ends. */
+		if (poll(e.e_pfds, e.e_npoll, front && !e.e_draining ?
+		    front->ef_timeout(proto->cp_front_arg) : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("engine %ld: poll", (long)e.e_self);

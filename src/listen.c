@@ -37,6 +37,24 @@ is_v6_any(const struct sockaddr *sa)
 }
 
 /* Open, configure, bind and (for streams) listen.  fd or -1, err set. */
+/* Can sa be bound by a socket without SO_REUSE*?  0, or -1 with errno. */
+static int
+bind_alone(const struct sockaddr *sa, socklen_t salen)
+{
+	int fd, off = 0, on = 1, r, err;
+
+	if ((fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	r = sa->sa_family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, is_v6_any(sa) ? &off : &on, sizeof(int)) : 0;
+	if (r == 0)
+		r = bind(fd, sa, salen);
+	err = errno;
+	close(fd);
+	errno = err;
+	return r;
+}
+
 static int
 open_socket(int proto, const struct sockaddr *sa, socklen_t salen,
     char *err, size_t errlen)
@@ -60,10 +78,17 @@ open_socket(int proto, const struct sockaddr *sa, socklen_t salen,
 	/*
 	 * dtls: each association's socket is bound to the same address
 	 * and connected to its peer (dtls_front.c); both need the option.
+	 * SO_REUSEPORT, not SO_REUSEADDR: the kernel lets only sockets of
+	 * the same user join.  As it would let another secho of that user
+	 * join as well, the address is first bound alone, without it: in
+	 * use by anybody, that fails as for the other protocols.
 	 */
 	if (proto == SECHO_PROTO_DTLS) {
-		what = "setsockopt SO_REUSEADDR";
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		what = "bind";
+		if (bind_alone(sa, salen) == -1)
+			goto fail;
+		what = "setsockopt SO_REUSEPORT";
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
 		    sizeof(on)) == -1)
 			goto fail;
 	}

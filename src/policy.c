@@ -191,6 +191,15 @@ policy_admit(struct master *m, struct engine_ref *e, const void *payload,
 	/* A draining engine's listeners may not be this generation's. */
 	if (e->en_draining || m->stopping || l->l_proto != SECHO_PROTO_DTLS)
 		goto refuse_silently;
+	/*
+	 * A second ClientHello of a peer that has its association already
+	 * (a retransmission that waited in the listener's queue while its
+	 * socket was made, or met a new engine after a reload): a second
+	 * socket connected to the same peer would take its datagrams.
+	 */
+	if (conntab_find_peer(m->conns, SECHO_PROTO_DTLS, peer,
+	    (uint16_t)addr_port((const struct sockaddr *)&l->l_addr)) != NULL)
+		goto refuse_silently;
 	if ((reason = policy_check(m, l, peer)) != NULL) {
 		policy_refused(m, SECHO_PROTO_DTLS, peer, reason);
 		goto refuse_silently;
@@ -202,6 +211,7 @@ policy_admit(struct master *m, struct engine_ref *e, const void *payload,
 	}
 	c->ce_engine = e->en_serial;
 	c->ce_proto = SECHO_PROTO_DTLS;
+	c->ce_lport = (uint16_t)addr_port((const struct sockaddr *)&l->l_addr);
 	if (engines_send_admitted(m, e, l, id, peer, a.da_token) == -1) {
 		policy_not_started(m, SECHO_PROTO_DTLS, peer, errno);
 		conntab_remove(m->conns, c);

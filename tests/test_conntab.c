@@ -163,12 +163,52 @@ test_random_against_model(void **state)
 	conntab_free(t);
 }
 
+/* A DTLS peer's live association, by exact peer, protocol and port. */
+static void
+test_find_peer(void **state)
+{
+	struct conntab *t = conntab_new();
+	struct sockaddr_in a = v4(0x7f000001, 40000);
+	struct sockaddr_in other_port = v4(0x7f000001, 40001);
+	struct sockaddr_in other_host = v4(0x7f000002, 40000);
+	struct sockaddr_in6 m;
+	struct conn_entry *e, *tcp;
+
+	(void)state;
+	assert_non_null(t);
+	assert_null(conntab_find_peer(t, 3, (struct sockaddr *)&a, 7443));
+	tcp = conntab_add(t, 1, (struct sockaddr *)&a);
+	tcp->ce_proto = 2;
+	assert_null(conntab_find_peer(t, 3, (struct sockaddr *)&a, 7443));
+	e = conntab_add(t, 2, (struct sockaddr *)&a);
+	e->ce_proto = 3;
+	e->ce_lport = 7443;
+	assert_ptr_equal(conntab_find_peer(t, 3, (struct sockaddr *)&a, 7443),
+	    e);
+	/* the same client as IPv4-mapped IPv6 (a dual-stack listener) */
+	memset(&m, 0, sizeof(m));
+	m.sin6_family = AF_INET6;
+	m.sin6_port = htons(40000);
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr);
+	assert_ptr_equal(conntab_find_peer(t, 3, (struct sockaddr *)&m, 7443),
+	    e);
+	assert_null(conntab_find_peer(t, 3, (struct sockaddr *)&a, 7444));
+	assert_null(conntab_find_peer(t, 3, (struct sockaddr *)&other_port,
+	    7443));
+	assert_null(conntab_find_peer(t, 3, (struct sockaddr *)&other_host,
+	    7443));
+	conntab_remove(t, e);
+	assert_null(conntab_find_peer(t, 3, (struct sockaddr *)&a, 7443));
+	conntab_free(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basics),
 		cmocka_unit_test(test_random_against_model),
+		cmocka_unit_test(test_find_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,6 +65,9 @@ v6(const char *ip, int port)
 
 #define SA(x)	((struct sockaddr *)&(x))
 
+/* A time stamp (seconds) to make cookies at. */
+#define T0	1000000u
+
 static void
 test_cookie(void **state)
 {
@@ -86,30 +89,45 @@ test_cookie(void **state)
 	rnd2[31] ^= 1;
 	cur[0] = s1;
 	cur[1] = NULL;
-	assert_int_equal(dtls_cookie_make(s1, SA(a), rnd, c), 0);
-	assert_true(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c)));
+	assert_int_equal(dtls_cookie_make(s1, SA(a), rnd, T0, c), 0);
+	assert_true(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c), T0));
 	/* the same client as IPv4-mapped IPv6 (a dual-stack listener) */
-	assert_true(dtls_cookie_check(cur, 1, SA(m), rnd, c, sizeof(c)));
+	assert_true(dtls_cookie_check(cur, 1, SA(m), rnd, c, sizeof(c), T0));
 	/* a wrong address, a wrong port, another family, another hello */
-	assert_false(dtls_cookie_check(cur, 1, SA(b), rnd, c, sizeof(c)));
-	assert_false(dtls_cookie_check(cur, 1, SA(p), rnd, c, sizeof(c)));
-	assert_false(dtls_cookie_check(cur, 1, SA(six), rnd, c, sizeof(c)));
-	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd2, c, sizeof(c)));
+	assert_false(dtls_cookie_check(cur, 1, SA(b), rnd, c, sizeof(c), T0));
+	assert_false(dtls_cookie_check(cur, 1, SA(p), rnd, c, sizeof(c), T0));
+	assert_false(dtls_cookie_check(cur, 1, SA(six), rnd, c, sizeof(c), T0));
+	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd2, c, sizeof(c), T0));
 	/* cut or altered */
-	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c) - 1));
+	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c) - 1, T0));
 	c[5] ^= 0x40;
-	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c)));
+	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c), T0));
 	c[5] ^= 0x40;
 	/* one rotation back: still valid (previous secret) */
 	later[0] = s2;
 	later[1] = s1;
-	assert_true(dtls_cookie_check(later, 2, SA(a), rnd, c, sizeof(c)));
+	assert_true(dtls_cookie_check(later, 2, SA(a), rnd, c, sizeof(c), T0));
 	/* two rotations back: the secret has expired */
 	later[0] = s3;
 	later[1] = s2;
-	assert_false(dtls_cookie_check(later, 2, SA(a), rnd, c, sizeof(c)));
+	assert_false(dtls_cookie_check(later, 2, SA(a), rnd, c, sizeof(c), T0));
 	/* no secret yet */
-	assert_false(dtls_cookie_check(later, 0, SA(a), rnd, c, sizeof(c)));
+	assert_false(dtls_cookie_check(later, 0, SA(a), rnd, c, sizeof(c), T0));
+	/* its age: valid for DTLS_COOKIE_LIFE_S, not before it was made */
+	assert_true(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c),
+	    T0 + DTLS_COOKIE_LIFE_S));
+	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c),
+	    T0 + DTLS_COOKIE_LIFE_S + 1));
+	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c),
+	    T0 - 1));
+	/* a stamp moved forward is not the stamp the MAC covers */
+	c[3] += 30;
+	assert_false(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c),
+	    T0 + 30));
+	c[3] -= 30;
+	/* the clock wrapping round 2^32 s: still one age */
+	assert_int_equal(dtls_cookie_make(s1, SA(a), rnd, 0xfffffff0u, c), 0);
+	assert_true(dtls_cookie_check(cur, 1, SA(a), rnd, c, sizeof(c), 5));
 }
 
 /* A ClientHello: 1 cipher suite, 1 compression method, no extension. */
@@ -309,7 +327,7 @@ test_echo_records(void **state)
 	assert_int_equal(h.dh_cookie_len, 0);
 	assert_int_equal(tls_cookie_secrets(secrets) > 0, 1);
 	assert_int_equal(dtls_cookie_make(secrets[0], SA(peer), h.dh_random,
-	    cookie), 0);
+	    (uint32_t)(clock_ms() / 1000), cookie), 0);
 	assert_int_equal(dtls_hvr_build(&h, cookie, back, sizeof(back)),
 	    DTLS_HVR_LEN);
 	assert_true(DTLS_HVR_LEN <= n);
@@ -319,7 +337,7 @@ test_echo_records(void **state)
 		fprintf(stderr, "%02x%s", buf[i], i % 16 == 15 ? "\n" : " ");
 	assert_int_equal(dtls_hello_parse(buf, n, &h), 0);
 	assert_true(dtls_cookie_check(secrets, 1, SA(peer), h.dh_random,
-	    h.dh_cookie, h.dh_cookie_len));
+	    h.dh_cookie, h.dh_cookie_len, (uint32_t)(clock_ms() / 1000)));
 	memcpy(dtls_first.df_hello, buf, n);
 	dtls_first.df_len = n;
 	memcpy(dtls_first.df_cookie, h.dh_cookie, DTLS_COOKIE_LEN);

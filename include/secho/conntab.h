@@ -19,6 +19,7 @@ struct conn_entry {
 	unsigned char		ce_host[16];	/* addr_host_key() */
 	struct sockaddr_storage	ce_peer;	/* as accepted, for log lines */
 	uint32_t		ce_next;	/* free list */
+	uint16_t		ce_lport;	/* dtls: the listener's port */
 };
 
 struct conntab;
@@ -43,6 +44,15 @@ unsigned conntab_host_count(const struct conntab *t,
 /* Count e for another host from now on (a PROXY header named it). */
 void	 conntab_set_host(struct conntab *t, struct conn_entry *e,
 	    const unsigned char host[16]);
+
+/*
+ * A live entry of proto from exactly peer (address and port) on a
+ * listener of port lport, or NULL: a DTLS peer has one association per
+ * listener at a time.  It walks the table only when the peer's host has
+ * live connections.
+ */
+struct conn_entry *conntab_find_peer(const struct conntab *t, int proto,
+	    const struct sockaddr *peer, uint16_t lport);
 
 /* Remove every entry of an engine; how many there were. */
 size_t	 conntab_remove_engine(struct conntab *t, unsigned engine);

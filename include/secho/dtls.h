@@ -13,9 +13,15 @@
 
 #include "secho/conn.h"
 
-/* HMAC-SHA256, whole: the cookie and the secrets it is made under. */
+/*
+ * The cookie: when it was made (4 bytes, seconds of CLOCK_MONOTONIC),
+ * then HMAC-SHA256 truncated to 28 bytes; the secrets it is made under.
+ * A cookie is valid for DTLS_COOKIE_LIFE_S: a cookie captured on the
+ * path cannot be replayed for long to make secho answer somebody else.
+ */
 #define DTLS_COOKIE_LEN		32
 #define DTLS_SECRET_LEN		32
+#define DTLS_COOKIE_LIFE_S	60
 /* A HelloVerifyRequest: record and handshake headers, version, cookie. */
 #define DTLS_HVR_LEN		(13 + 12 + 3 + DTLS_COOKIE_LEN)
 /* The largest ClientHello the engine keeps while the master decides. */
@@ -40,21 +46,22 @@ struct dtls_hello {
 int	dtls_hello_parse(const void *buf, size_t len, struct dtls_hello *h);
 
 /*
- * The cookie of a client: HMAC-SHA256 under secret of its address and
- * port (IPv4-mapped IPv6 as IPv4) and its ClientHello's random.
- * 0, or -1 (the library failed).
+ * The cookie of a client at now_s: the stamp now_s, then HMAC-SHA256
+ * under secret of the stamp, its address and port (IPv4-mapped IPv6 as
+ * IPv4) and its ClientHello's random.  0, or -1 (the library failed).
  */
 int	dtls_cookie_make(const unsigned char secret[DTLS_SECRET_LEN],
 	    const struct sockaddr *peer, const unsigned char random[32],
-	    unsigned char out[DTLS_COOKIE_LEN]);
+	    uint32_t now_s, unsigned char out[DTLS_COOKIE_LEN]);
 
 /*
  * Is cookie (len bytes) the cookie of peer and random under one of the
- * n secrets (current first, then the previous one)?  1 or 0.
+ * n secrets (current first, then the previous one), made at most
+ * DTLS_COOKIE_LIFE_S before now_s?  1 or 0.
  */
 int	dtls_cookie_check(const unsigned char *const *secrets, size_t n,
 	    const struct sockaddr *peer, const unsigned char random[32],
-	    const unsigned char *cookie, size_t len);
+	    const unsigned char *cookie, size_t len, uint32_t now_s);
 
 /*
  * The HelloVerifyRequest answering h with cookie, into out (cap bytes):
