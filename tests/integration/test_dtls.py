@@ -11,6 +11,7 @@ import selectors
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -159,8 +160,6 @@ class DtlsEcho(DtlsBase):
         self.assertTrue(ev["peer"].startswith("127.0.0.1:"))
         self.assertEqual(d.engines("secho-dtls") != [], True)
         c.stop()
-        # No close_notify from a killed client: the idle timeout ends it.
-        self.assertTrue(d.alive())
 
     def test_close_notify_and_close_line(self):
         d = self.start()
@@ -231,13 +230,22 @@ class DtlsEcho(DtlsBase):
 
 class DtlsLimits(DtlsBase):
     def test_idle_timeout(self):
+        """Ended by idle_timeout, and the client is told: there is no FIN
+        in UDP, so the server sends its close_notify (an alert record)."""
         d = self.start(limits={"idle_timeout": 2})
-        c = self.client()
+        relay = LossyRelay(self.p, loss=0)
+        self.addCleanup(relay.stop)
+        c = SClient(relay.port, ["-CAfile", self.cert])
+        self.addCleanup(c.stop)
         self.assertEqual(self.echo_line(c, b"once\n"), b"once\n")
         t0 = time.monotonic()
+        n = len(relay.types)
         ev = d.wait_event("close", proto="dtls", reason="idle-timeout", timeout=20)
         self.assertGreaterEqual(time.monotonic() - t0, 1.0)
         self.assertEqual(ev["tls_version"], "DTLSv1.2")
+        self.assertTrue(h.wait_until(lambda: 21 in relay.types[n:], 10),
+                        "no alert from the server after its idle timeout: %r"
+                        % relay.types[n:])
 
     def test_handshake_timeout(self):
         """A client that proves its address, then says nothing more."""
@@ -285,6 +293,9 @@ class DtlsLimits(DtlsBase):
         d.wait_event("refused", proto="dtls", reason="max-connections")
         c.stop()
         d.wait_event("close", proto="dtls", timeout=h.IO_TIMEOUT)
+        # The place is given back: the next client is served.
+        c3 = self.client()
+        self.assertEqual(self.echo_line(c3, b"next\n"), b"next\n")
 
     def test_reload_keeps_socket_and_associations(self):
         d = self.start()
@@ -425,6 +436,7 @@ class LossyRelay:
         self.port = self.front.getsockname()[1]
         self.client = None
         self.sizes = []
+        self.types = []         # content type of each server datagram
         self.dropped = [0, 0]
         self.passed = [0, 0]
         self.stopping = False
@@ -447,6 +459,7 @@ class LossyRelay:
                     self.client = addr
                 else:
                     self.sizes.append(len(data))
+                    self.types.append(data[0] if data else None)
                 if self.rng.random() < self.loss:
                     self.dropped[way] += 1
                     continue
@@ -511,3 +524,148 @@ class DtlsPing(DtlsBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def cpu_seconds(pid):
+    """User + system time of pid so far (s)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DtlsRobustness(DtlsBase):
+    def test_drain_with_counted_drops_does_not_spin(self):
+        """A drop counted but not logged yet (the second within a second)
+        when the engine is told to drain (a reload): the count is logged
+        then, and the draining engine sleeps until its association ends --
+        it used to poll with a zero time-out, at 100 % CPU."""
+        d = self.start()
+        c = self.client()
+        self.assertEqual(self.echo_line(c, b"held\n"), b"held\n")
+        old = d.engines("secho-dtls")
+        self.assertEqual(len(old), 1)
+        s = h.udp_socket()
+        self.addCleanup(s.close)
+        s.sendto(b"junk one", ("127.0.0.1", self.p))
+        d.wait_event("dtls-drop", reason="not-client-hello")
+        s.sendto(b"junk two", ("127.0.0.1", self.p))   # counted, not logged
+        time.sleep(0.2)
+        m = d.mark()
+        d.signal(signal.SIGHUP)
+        d.wait_event("reload", start=m, result="ok")
+        counted = lambda: sum(int(e["count"]) for e in
+                              d.events("dtls-drop", reason="not-client-hello"))
+        self.assertTrue(h.wait_until(lambda: counted() == 2, 5),
+                        "the second drop was not logged at the drain:\n" + d.tail())
+        # The old engine drains: alive for its association, and asleep.
+        self.assertTrue(h.pid_alive(old[0]))
+        t0 = cpu_seconds(old[0])
+        time.sleep(2)
+        self.assertTrue(h.pid_alive(old[0]), "the old engine ended early")
+        self.assertLess(cpu_seconds(old[0]) - t0, 0.5, "the draining engine spins")
+        self.assertEqual(self.echo_line(c, b"still\n"), b"still\n")
+
+    def test_port_is_not_shared(self):
+        """The listener's SO_REUSEPORT admits the same user's sockets only,
+        and secho binds the address alone first: another secho on the same
+        dtls port fails to start (exit 71, the address named), and, as
+        root, another user cannot bind it with SO_REUSEADDR or
+        SO_REUSEPORT to take the ClientHellos."""
+        d = self.start()
+        cfg = self.tmp.write("second.cfg", h.config_text(
+            [{"proto": "dtls", "address": "127.0.0.1", "port": self.p}],
+            tls={"certificate": self.cert, "private_key": self.key}))
+        r = h.run_secho(["-f", "-c", cfg], timeout=20)
+        self.assertFalse(r.timed_out, "a second secho shares the dtls port")
+        self.assertEqual(r.returncode, h.EX_OSERR, r.stderr)
+        self.assertIn("127.0.0.1:%d" % self.p, r.stderr)
+        if not h.is_root():
+            return      # the rest needs another user
+        code = ("import os, socket, sys\n"
+                "os.setgid(65534); os.setuid(65534)\n"
+                "bad = []\n"
+                "for opt in (socket.SO_REUSEADDR, socket.SO_REUSEPORT):\n"
+                "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "    s.setsockopt(socket.SOL_SOCKET, opt, 1)\n"
+                "    try:\n"
+                "        s.bind(('127.0.0.1', %d)); bad.append(opt)\n"
+                "    except OSError as e:\n"
+                "        assert e.errno == 98, e\n"
+                "    s.close()\n"
+                "sys.exit('bound with %%r' %% bad if bad else 0)\n" % self.p)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+        c = self.client()
+        self.assertEqual(self.echo_line(c, b"ours\n"), b"ours\n")
+
+    def test_client_restarting_from_the_same_port(self):
+        """RFC 6347, 4.2.8: a client that starts anew from the address and
+        port of a live association (killed, no close_notify) gets its new
+        handshake -- not silence until idle_timeout."""
+        d = self.start(limits={"idle_timeout": 300})
+        port = self.port()
+        bind = ["-bind", "127.0.0.1:%d" % port]
+        c = self.client(bind)
+        self.assertEqual(self.echo_line(c, b"first life\n"), b"first life\n")
+        c.stop()
+        c2 = self.client(bind)
+        self.assertEqual(self.echo_line(c2, b"second life\n"), b"second life\n",
+                         d.tail())
+        ev = d.wait_event("close", proto="dtls", peer="127.0.0.1:%d" % port)
+        self.assertEqual(ev["reason"], "eof")
+        self.assertEqual(len(d.events("connect", proto="dtls",
+                                      peer="127.0.0.1:%d" % port)), 2)
+
+    def test_wildcard_listeners(self):
+        """0.0.0.0 and :: (dual-stack): each association's socket is bound
+        to the address the client sent to (from its pktinfo)."""
+        p4, p6 = self.port(), self.port()
+        more = [{"proto": "dtls", "address": "::", "port": p6}] if h.HAVE_IPV6 else []
+        d = self.start(listener={"address": "0.0.0.0", "port": p4}, more=more)
+        c = SClient(p4, ["-CAfile", self.cert])
+        self.addCleanup(c.stop)
+        self.assertEqual(self.echo_line(c, b"any v4\n"), b"any v4\n")
+        if not h.HAVE_IPV6:
+            return
+        for host in ("127.0.0.1", "::1"):
+            c = SClient(p6, ["-CAfile", self.cert], host="[%s]" % host
+                        if ":" in host else host)
+            self.addCleanup(c.stop)
+            line = ("via %s\n" % host).encode()
+            self.assertEqual(self.echo_line(c, line), line, d.tail())
+
+    def test_second_hello_of_a_live_peer_is_no_second_association(self):
+        """A copy of the ClientHello with the cookie that waited in the
+        listener's queue while the first was admitted (here: behind 64
+        other datagrams, read in the engine's next batch) is refused by
+        the master, which knows the peer's association: a second socket
+        connected to the same peer would take its datagrams."""
+        d = self.start(limits={"udp_rate_per_host": 0, "handshake_timeout": 30})
+        ch = capture_hello()
+        s = h.udp_socket()
+        self.addCleanup(s.close)
+        s.settimeout(10)
+        s.sendto(ch, ("127.0.0.1", self.p))
+        cookie = hvr_cookie(s.recv(2048))
+        self.assertIsNotNone(cookie)
+        second = with_cookie(ch, cookie)
+        eng = d.engines("secho-dtls")
+        self.assertEqual(len(eng), 1)
+        junk = h.udp_socket()
+        self.addCleanup(junk.close)
+        os.kill(eng[0], signal.SIGSTOP)
+        try:
+            s.sendto(second, ("127.0.0.1", self.p))
+            for _ in range(70):
+                junk.sendto(b"not a hello", ("127.0.0.1", self.p))
+            s.sendto(second, ("127.0.0.1", self.p))
+            time.sleep(0.2)
+        finally:
+            os.kill(eng[0], signal.SIGCONT)
+        me = "127.0.0.1:%d" % s.getsockname()[1]
+        d.wait_event("connect", proto="dtls", peer=me)
+        time.sleep(2)
+        self.assertEqual(len(d.events("connect", proto="dtls", peer=me)), 1, d.tail())
+        kids = [k for k in h.children(eng[0]) if h.pid_alive(k)]
+        self.assertEqual(len(kids), 1, "one association process")
