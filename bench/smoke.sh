@@ -35,6 +35,10 @@ T=$(mktemp -d /tmp/secho-smoke.XXXXXX)
 SP=""
 cleanup() {
 	rc=$?
+	if [ -n "${XP:-}" ]; then
+		pkill -P "$XP" 2>/dev/null || :
+		kill "$XP" 2>/dev/null || :
+	fi
 	if [ -n "$SP" ]; then
 		kill "$SP" 2>/dev/null || :
 		wait "$SP" 2>/dev/null || :
@@ -181,4 +185,32 @@ must_mismatch $((P + 1)) -m tls-resume -c 1 -s 200
 must_mismatch $((P + 1)) -m tls-pingpong -c 2 -s 4096
 must_mismatch $((P + 1)) -m tls-bulk -c 1 -s 64k
 must_mismatch $P -m udp -c 2 -s 1400 -T 1000
+
+# DTLS: socat's DTLS server (a process per association) with a filter
+# that changes the same bytes, on the dtls port.
+cat >"$T/flip.py" <<'PY'
+import os
+seen = 0
+while True:
+    d = os.read(0, 65536)
+    if not d:
+        break
+    b = bytearray(d)
+    for i in range(len(b)):
+        if (seen + i) % 4096 == 100:
+            b[i] ^= 0x5a
+    seen += len(b)
+    os.write(1, bytes(b))
+PY
+socat -T 5 "OPENSSL-DTLS-SERVER:$((P + 1)),fork,reuseaddr,bind=127.0.0.1,cert=$ROOT/certs/server.pem,key=$ROOT/certs/server.key,verify=0" \
+    EXEC:"python3 -u $T/flip.py" >/dev/null 2>"$T/socat.log" &
+XP=$!
+sleep 1
+must_mismatch $((P + 1)) -m dtls-conn -c 1 -s 200
+must_mismatch $((P + 1)) -m dtls-pingpong -c 2 -s 4096 -T 2000
+# socat's processes for the associations, then socat.
+pkill -P "$XP" 2>/dev/null || :
+kill "$XP" 2>/dev/null || :
+wait "$XP" 2>/dev/null || :
+XP=""
 exit $fail

@@ -87,6 +87,9 @@ struct dtls_front {
 
 struct dtls_first dtls_first;
 
+_Static_assert(sizeof(struct dtls_admit) <= ENGINE_MSG_MAX,
+    "MSG_ADMIT does not fit an engine's message");
+
 static socklen_t
 sa_len(const struct sockaddr_storage *ss)
 {

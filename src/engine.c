@@ -43,8 +43,11 @@ struct outmsg {
 	uint32_t	o_type;
 	uint32_t	o_len;
 	uint64_t	o_id;
-	unsigned char	o_payload[192];	/* a PROXY peer, a DTLS admission */
+	unsigned char	o_payload[ENGINE_MSG_MAX];	/* a PROXY peer, a
+							   DTLS admission */
 };
+_Static_assert(sizeof(struct sockaddr_storage) <= ENGINE_MSG_MAX,
+    "outmsg: no room for a peer");
 
 struct engine {
 	int			 e_chan;
@@ -212,6 +215,11 @@ tell(struct engine *e, uint32_t type, uint64_t id, const void *p,
 {
 	struct outmsg *o;
 
+	if (len > sizeof(((struct outmsg *)0)->o_payload)) {
+		log_errx("engine %ld: a message of %zu bytes", (long)e->e_self,
+		    len);
+		_exit(1);	/* cannot be: the sizes are fixed above */
+	}
 	if (e->e_chan_eof)
 		return;		/* the master is gone; so are we, soon */
 	if (e->e_olen == 0 && msg_send(e->e_chan, type, id, p, len, -1) == 0)

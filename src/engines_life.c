@@ -179,7 +179,6 @@ dtls_front_start(struct master *m)
 			continue;
 		dl[n].dl_fd = l->l_fd;
 		dl[n].dl_index = (unsigned)i;
-		dl[n].dl_cfg = (unsigned)(l->l_cfg - m->gen.g_cfg->listeners);
 		dl[n].dl_addr = l->l_addr;
 		n++;
 	}

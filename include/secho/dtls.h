@@ -88,7 +88,6 @@ struct engine;
 struct dtls_listen {
 	int			 dl_fd;
 	unsigned		 dl_index;	/* in the master's listener set */
-	unsigned		 dl_cfg;	/* in the configuration */
 	struct sockaddr_storage	 dl_addr;
 };
 

@@ -36,6 +36,9 @@
  * state for a peer; MSG_ADMITTED makes the peer a connection with an id.
  */
 struct engine;
+/* The largest message an engine sends the master (engine_ask too). */
+#define ENGINE_MSG_MAX	192
+
 struct engine_front {
 	int	(*ef_fd)(void *f);	/* to poll for reading, or -1 */
 	int	(*ef_timeout)(void *f);	/* ms until its next duty, -1 none */

@@ -669,3 +669,29 @@ class DtlsRobustness(DtlsBase):
         self.assertEqual(len(d.events("connect", proto="dtls", peer=me)), 1, d.tail())
         kids = [k for k in h.children(eng[0]) if h.pid_alive(k)]
         self.assertEqual(len(kids), 1, "one association process")
+
+    def test_reload_from_udp_to_dtls_on_the_same_port(self):
+        """secho.cfg(5): udp cannot become dtls on the same address in one
+        reload -- the reload fails whole, the udp echo goes on; removed in
+        one reload and added in the next, the dtls listener serves."""
+        tls = {"certificate": self.cert, "private_key": self.key}
+        p = self.port()
+        udp = {"proto": "udp", "address": "127.0.0.1", "port": p}
+        dtls = dict(udp, proto="dtls")
+        keep = {"proto": "tcp", "address": "127.0.0.1", "port": self.port()}
+        d = self.daemon([udp, keep], tls=tls)
+        self.assertEqual(h.udp_echo("127.0.0.1", p, b"udp", tries=3)[0], b"udp")
+        m = d.mark()
+        d.rewrite([dtls, keep], tls=tls)
+        d.signal(signal.SIGHUP)
+        d.wait_event("reload", start=m, result="failed")
+        self.assertEqual(h.udp_echo("127.0.0.1", p, b"still udp", tries=3)[0],
+                         b"still udp")
+        for listeners in ([keep], [dtls, keep]):
+            m = d.mark()
+            d.rewrite(listeners, tls=tls)
+            d.signal(signal.SIGHUP)
+            d.wait_event("reload", start=m, result="ok")
+        self.p = p
+        c = self.client()
+        self.assertEqual(self.echo_line(c, b"now dtls\n"), b"now dtls\n")
