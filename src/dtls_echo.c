@@ -252,14 +252,18 @@ bye(SSL *ssl, const char *reason)
  * A ClientHello on the association's socket (RFC 6347, 4.2.8): the
  * client started anew from the same address and port, and the kernel
  * hands its datagrams to us, not to the listener.  Without a cookie it
- * gets a HelloVerifyRequest, as from the engine; with a valid one for a
- * new random, the old association ends (1), and the client's next
- * retransmission reaches the engine.  A late copy of the ClientHello
- * this association started from is dropped.  Anything else is left to
- * OpenSSL (0).
+ * gets a HelloVerifyRequest, as from the engine; the ClientHello that
+ * answers it (the same random, RFC 6347 4.2.1) with a valid cookie ends
+ * the old association (1), and the client's next retransmission, with
+ * that cookie, reaches the engine.  Another ClientHello with a cookie
+ * -- a late copy from an earlier life, a replay -- ends nothing.  A late copy of the ClientHello this association
+ * started from is dropped.  Anything else is left to OpenSSL (0); a
+ * socket error (an ICMP error read) is the end, as OpenSSL would see it
+ * (-1).
  */
 static int
-restarted(int fd, const struct sockaddr_storage *peer)
+restarted(int fd, const struct sockaddr_storage *peer,
+    unsigned char asked[32])
 {
 	unsigned char buf[DTLS_HELLO_MAX + 1], cookie[DTLS_COOKIE_LEN],
 	    hvr[DTLS_HVR_LEN];
@@ -269,24 +273,34 @@ restarted(int fd, const struct sockaddr_storage *peer)
 	ssize_t n;
 	size_t ns;
 
+	/* The headers first: a record of epoch 0 holding a ClientHello? */
+	n = recv(fd, buf, 26, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1)
+		return errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR ? 0 : -1;
+	if (n < 26 || buf[0] != 22 || buf[1] != 0xfe || buf[3] != 0 ||
+	    buf[4] != 0 || buf[13] != 1)
+		return 0;
 	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 	if (n <= 0 || (size_t)n > DTLS_HELLO_MAX ||
 	    dtls_hello_parse(buf, (size_t)n, &h) == -1)
 		return 0;
 	(void)recv(fd, buf, 1, MSG_DONTWAIT);	/* ours, not OpenSSL's */
 	if (dtls_hello_parse(dtls_first.df_hello, dtls_first.df_len,
-	    &first) == 0 && memcmp(first.dh_random, h.dh_random, 32) == 0)
+	    &first) == -1 || memcmp(first.dh_random, h.dh_random, 32) == 0)
 		return 0;
 	ns = tls_cookie_secrets(secrets);
-	if (h.dh_cookie_len > 0 && dtls_cookie_check(secrets, ns,
-	    (const struct sockaddr *)peer, h.dh_random, h.dh_cookie,
-	    h.dh_cookie_len, now))
-		return 1;
+	if (h.dh_cookie_len > 0) {
+		return memcmp(h.dh_random, asked, 32) == 0 &&
+		    dtls_cookie_check(secrets, ns, (const struct sockaddr *)peer,
+		    h.dh_random, h.dh_cookie, h.dh_cookie_len, now);
+	}
 	if ((size_t)n >= DTLS_HVR_LEN && ns > 0 &&
 	    dtls_cookie_make(secrets[0], (const struct sockaddr *)peer,
 	    h.dh_random, now, cookie) == 0 &&
-	    dtls_hvr_build(&h, cookie, hvr, sizeof(hvr)) == DTLS_HVR_LEN)
-		(void)send(fd, hvr, DTLS_HVR_LEN, MSG_DONTWAIT);
+	    dtls_hvr_build(&h, cookie, hvr, sizeof(hvr)) == DTLS_HVR_LEN &&
+	    send(fd, hvr, DTLS_HVR_LEN, MSG_DONTWAIT) == DTLS_HVR_LEN)
+		memcpy(asked, h.dh_random, 32);
 	return 0;
 }
 
@@ -297,13 +311,18 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 {
 	static unsigned char buf[RECORD_MAX];
 	long long idle_at = idle_ms > 0 ? clock_ms() + idle_ms : 0;
+	unsigned char asked[32];	/* the random a restart was asked for */
 	size_t n, w;
 	int r;
 
+	/* Not a random a client sends: the first ClientHello's own. */
+	memcpy(asked, dtls_first.df_hello + 13 + 12 + 2, 32);
 	for (;;) {
 		ERR_clear_error();
 		if ((r = SSL_read_ex(ssl, buf, sizeof(buf), &n)) == 1) {
 			c->c_bytes_in += n;
+			if (idle_ms > 0)
+				idle_at = clock_ms() + idle_ms;
 			/* Written whole, as one record, or not at all. */
 			while ((r = SSL_write_ex(ssl, buf, n, &w)) != 1) {
 				if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE)
@@ -341,8 +360,12 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 		case W_ERROR:
 			return "error";
 		case W_READY:
-			if (restarted(fd, peer))
+			switch (restarted(fd, peer, asked)) {
+			case 1:
 				return "eof";
+			case -1:
+				return "error";
+			}
 			break;
 		}
 	}

@@ -33,6 +33,8 @@
 #define PENDING_MAX	64
 /* Datagrams read per listener and wake-up. */
 #define READ_BATCH	64
+/* Datagrams a new association's socket gives back to the front, at most. */
+#define REHOME_MAX	4096
 #define DROP_LOG_MS	1000
 /* Room for the pktinfo of either family, and some. */
 #define CTL_SPACE	(CMSG_SPACE(sizeof(struct in_pktinfo)) + \
@@ -510,7 +512,8 @@ rehome(struct dtls_front *f, unsigned li, int fd, const struct sockaddr *to)
 	ssize_t n;
 	int k;
 
-	for (k = 0; k < READ_BATCH; k++) {
+	/* All of them (bounded): what stays goes to OpenSSL, not the peer's. */
+	for (k = 0; k < REHOME_MAX; k++) {
 		if ((n = recv_one(f, fd, &m, &iov, &peer, ctl.b,
 		    sizeof(ctl.b))) == -1)
 			return;
@@ -534,7 +537,8 @@ front_admitted(void *arg, uint64_t token)
 	struct dtls_listen *l;
 	char name[ADDR_STRLEN];
 	struct sockaddr_storage to;
-	int fd = -1, on = 1, off = 0, err;
+	const struct sockaddr_in6 *l6;
+	int fd = -1, on = 1, v6only, err;
 	unsigned li;
 
 	if (p == NULL) {
@@ -545,12 +549,21 @@ front_admitted(void *arg, uint64_t token)
 	}
 	li = p->p_listener;
 	l = &f->f_ls[li];
+	/*
+	 * IPV6_V6ONLY as the listener's (listen.c: off on "::" only): the
+	 * kernel groups SO_REUSEPORT sockets of one setting only, and in a
+	 * group of the listener alone Linux 6.1 would hand it the peer's
+	 * datagrams before it looks for a connected socket.
+	 */
+	l6 = (const struct sockaddr_in6 *)&l->dl_addr;
+	v6only = l->dl_addr.ss_family == AF_INET6 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr);
 	fd = socket(l->dl_addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
 	    (l->dl_addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &off, sizeof(off)) == -1) ||
+	    IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1) ||
 	    pktinfo_on(fd, l->dl_addr.ss_family) == -1 ||
 	    bind(fd, (struct sockaddr *)&p->p_local, sa_len(&p->p_local)) ==
 	    -1 || connect(fd, (struct sockaddr *)&p->p_peer,

@@ -36,7 +36,27 @@ is_v6_any(const struct sockaddr *sa)
 	    IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
 }
 
-/* Open, configure, bind and (for streams) listen.  fd or -1, err set. */
+/*
+ * The dtls ports this process has bound.  Its own sockets may hold one
+ * still -- the listener being moved to another address in this reload,
+ * the associations of a draining engine after the listener was removed
+ * -- where bind_alone() would fail; they share it (same user).
+ */
+#define HELD_MAX	256
+static uint16_t held[HELD_MAX];
+static size_t nheld;
+
+static int
+port_held(uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < nheld; i++)
+		if (held[i] == port)
+			return 1;
+	return 0;
+}
+
 /* Can sa be bound by a socket without SO_REUSE*?  0, or -1 with errno. */
 static int
 bind_alone(const struct sockaddr *sa, socklen_t salen)
@@ -55,6 +75,7 @@ bind_alone(const struct sockaddr *sa, socklen_t salen)
 	return r;
 }
 
+/* Open, configure, bind and (for streams) listen.  fd or -1, err set. */
 static int
 open_socket(int proto, const struct sockaddr *sa, socklen_t salen,
     char *err, size_t errlen)
@@ -85,7 +106,8 @@ open_socket(int proto, const struct sockaddr *sa, socklen_t salen,
 	 */
 	if (proto == SECHO_PROTO_DTLS) {
 		what = "bind";
-		if (bind_alone(sa, salen) == -1)
+		if (!port_held((uint16_t)addr_port(sa)) &&
+		    bind_alone(sa, salen) == -1)
 			goto fail;
 		what = "setsockopt SO_REUSEPORT";
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
@@ -109,6 +131,9 @@ open_socket(int proto, const struct sockaddr *sa, socklen_t salen,
 	what = "bind";
 	if (bind(fd, sa, salen) == -1)
 		goto fail;
+	if (proto == SECHO_PROTO_DTLS && !port_held((uint16_t)addr_port(sa)) &&
+	    nheld < HELD_MAX)
+		held[nheld++] = (uint16_t)addr_port(sa);
 	if (socktype(proto) == SOCK_DGRAM) {
 		what = "setsockopt PKTINFO";
 		if (udp_socket_setup(fd, sa->sa_family) == -1)

@@ -522,8 +522,22 @@ class DtlsPing(DtlsBase):
         self.assertEqual(doc["tls"]["version"], "DTLSv1.2")
 
 
-if __name__ == "__main__":
-    unittest.main()
+
+def udp4_connected():
+    """(local address, port, remote address, port) of each connected
+    IPv4 UDP socket, from /proc/net/udp."""
+    out = []
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] != "01":
+                continue
+            pair = []
+            for hexaddr in fields[1:3]:
+                a, port = hexaddr.split(":")
+                pair += [socket.inet_ntoa(bytes.fromhex(a)[::-1]), int(port, 16)]
+            out.append(tuple(pair))
+    return out
 
 
 def cpu_seconds(pid):
@@ -617,15 +631,52 @@ class DtlsRobustness(DtlsBase):
         self.assertEqual(len(d.events("connect", proto="dtls",
                                       peer="127.0.0.1:%d" % port)), 2)
 
+    def test_an_engine_cookie_does_not_end_a_live_association(self):
+        """A ClientHello with a valid cookie of the engine's, made for the
+        same address and port before the association started (a late
+        copy from an earlier life, or a replay), reaches the association's
+        socket: it must not end it.  Only a cookie the association handed
+        out itself ends it (test_client_restarting_from_the_same_port)."""
+        if not h.is_root():
+            self.skipTest("sending from a port held by s_client needs a raw socket")
+        d = self.start(limits={"idle_timeout": 300})
+        port = self.port()
+        ch = capture_hello()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", port))
+        s.settimeout(10)
+        s.sendto(ch, ("127.0.0.1", self.p))
+        cookie = hvr_cookie(s.recv(2048))
+        s.close()
+        self.assertIsNotNone(cookie)
+        old = with_cookie(ch, cookie)
+        c = self.client(["-bind", "127.0.0.1:%d" % port])
+        self.assertEqual(self.echo_line(c, b"alive\n"), b"alive\n")
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+        self.addCleanup(raw.close)
+        udp = (port.to_bytes(2, "big") + self.p.to_bytes(2, "big")
+               + (8 + len(old)).to_bytes(2, "big") + b"\0\0")
+        raw.sendto(udp + old, ("127.0.0.1", 0))
+        time.sleep(1)
+        self.assertEqual(self.echo_line(c, b"still alive\n"), b"still alive\n")
+        self.assertEqual(d.events("close", proto="dtls"), [])
+
     def test_wildcard_listeners(self):
-        """0.0.0.0 and :: (dual-stack): each association's socket is bound
-        to the address the client sent to (from its pktinfo)."""
-        p4, p6 = self.port(), self.port()
-        more = [{"proto": "dtls", "address": "::", "port": p6}] if h.HAVE_IPV6 else []
+        """0.0.0.0, :: (dual-stack) and ::1: each association's socket is
+        bound to the address the client sent to (from its pktinfo)."""
+        p4, p6, p1 = self.port(), self.port(), self.port()
+        more = ([{"proto": "dtls", "address": "::", "port": p6},
+                 {"proto": "dtls", "address": "::1", "port": p1}]
+                if h.HAVE_IPV6 else [])
         d = self.start(listener={"address": "0.0.0.0", "port": p4}, more=more)
         c = SClient(p4, ["-CAfile", self.cert])
         self.addCleanup(c.stop)
         self.assertEqual(self.echo_line(c, b"any v4\n"), b"any v4\n")
+        # The association's socket: 127.0.0.1:p4, connected to the client.
+        peer = d.wait_event("connect", proto="dtls")["peer"]
+        cport = int(peer.rsplit(":", 1)[1])
+        self.assertIn(("127.0.0.1", p4, "127.0.0.1", cport), udp4_connected(),
+                      "no socket bound to the address the client sent to")
         if not h.HAVE_IPV6:
             return
         for host in ("127.0.0.1", "::1"):
@@ -634,12 +685,17 @@ class DtlsRobustness(DtlsBase):
             self.addCleanup(c.stop)
             line = ("via %s\n" % host).encode()
             self.assertEqual(self.echo_line(c, line), line, d.tail())
+        # A specific IPv6 address: its listener is IPv6-only, and so must
+        # be its associations' sockets (one SO_REUSEPORT group).
+        c = SClient(p1, ["-CAfile", self.cert], host="[::1]")
+        self.addCleanup(c.stop)
+        self.assertEqual(self.echo_line(c, b"via ::1 only\n"), b"via ::1 only\n",
+                         d.tail())
 
     def test_second_hello_of_a_live_peer_is_no_second_association(self):
         """A copy of the ClientHello with the cookie that waited in the
-        listener's queue while the first was admitted (here: behind 64
-        other datagrams, read in the engine's next batch) is refused by
-        the master, which knows the peer's association: a second socket
+        listener's queue while the first was admitted is refused by the
+        master, which knows the peer's association: a second socket
         connected to the same peer would take its datagrams."""
         d = self.start(limits={"udp_rate_per_host": 0, "handshake_timeout": 30})
         ch = capture_hello()
@@ -652,17 +708,28 @@ class DtlsRobustness(DtlsBase):
         second = with_cookie(ch, cookie)
         eng = d.engines("secho-dtls")
         self.assertEqual(len(eng), 1)
-        junk = h.udp_socket()
-        self.addCleanup(junk.close)
-        os.kill(eng[0], signal.SIGSTOP)
+        # The order, made certain: the engine asks about the first copy
+        # while the master is stopped; the second waits in the listener's
+        # queue while the engine is stopped; the master answers; the
+        # engine reads the answer (the association's socket) first, then
+        # the second copy, and asks again.
+        stopped = []
         try:
+            os.kill(d.pid, signal.SIGSTOP)
+            stopped.append(d.pid)
             s.sendto(second, ("127.0.0.1", self.p))
-            for _ in range(70):
-                junk.sendto(b"not a hello", ("127.0.0.1", self.p))
+            time.sleep(0.5)
+            os.kill(eng[0], signal.SIGSTOP)
+            stopped.append(eng[0])
             s.sendto(second, ("127.0.0.1", self.p))
             time.sleep(0.2)
+            os.kill(d.pid, signal.SIGCONT)
+            stopped.remove(d.pid)
+            time.sleep(0.5)
         finally:
-            os.kill(eng[0], signal.SIGCONT)
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+        os.kill(eng[0], signal.SIGCONT)
         me = "127.0.0.1:%d" % s.getsockname()[1]
         d.wait_event("connect", proto="dtls", peer=me)
         time.sleep(2)
@@ -695,3 +762,29 @@ class DtlsRobustness(DtlsBase):
         self.p = p
         c = self.client()
         self.assertEqual(self.echo_line(c, b"now dtls\n"), b"now dtls\n")
+
+
+    def test_reload_moves_or_readds_a_dtls_listener_on_its_port(self):
+        """secho's own sockets on the port (the listener being moved, the
+        associations of a removed listener) do not make the port "in use"
+        at a reload: 127.0.0.1:P becomes 0.0.0.0:P, then is removed and
+        added again while an association lives."""
+        tls = {"certificate": self.cert, "private_key": self.key}
+        d = self.start()
+        c = self.client()
+        self.assertEqual(self.echo_line(c, b"held\n"), b"held\n")
+        keep = {"proto": "tcp", "address": "127.0.0.1", "port": self.port()}
+        anyaddr = {"proto": "dtls", "address": "0.0.0.0", "port": self.p}
+        for listeners in ([anyaddr], [keep], [anyaddr]):
+            m = d.mark()
+            d.rewrite(listeners, tls=tls)
+            d.signal(signal.SIGHUP)
+            ev = d.wait_event("reload", start=m)
+            self.assertEqual(ev["result"], "ok", d.tail())
+        self.assertEqual(self.echo_line(c, b"still held\n"), b"still held\n")
+        c2 = self.client()
+        self.assertEqual(self.echo_line(c2, b"new\n"), b"new\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
