@@ -136,6 +136,81 @@ log_tls_error(const char *peername, SSL *ssl)
 	log_end(&ll);
 }
 
+/*
+ * A ClientHello on the association's socket (RFC 6347, 4.2.8): the
+ * client started anew from the same address and port, and the kernel
+ * hands its datagrams to us, not to the listener.  OpenSSL would drop
+ * it (epoch 0, after the handshake), so a callback on the socket's BIO
+ * sees each datagram OpenSSL reads, at no extra system call, once the
+ * handshake is done.  Without a cookie the ClientHello gets a
+ * HelloVerifyRequest, as from the engine; the ClientHello that answers
+ * it (the same random, RFC 6347 4.2.1) with a valid cookie ends the old
+ * association, and the client's next retransmission, with that cookie,
+ * reaches the engine.  Another ClientHello with a cookie -- a late copy
+ * from an earlier life, a replay -- ends nothing.  Either way OpenSSL
+ * does not see it.
+ */
+static struct {
+	int				 on;	/* after the handshake */
+	int				 fd;
+	const struct sockaddr_storage	*peer;
+	unsigned char			 asked[32];	/* HVR'd random */
+	int				 restart;	/* seen: end */
+} watch;
+
+/* Is buf (one datagram) a ClientHello we took?  1 or 0. */
+static int
+hello_seen(const unsigned char *buf, size_t n)
+{
+	unsigned char cookie[DTLS_COOKIE_LEN], hvr[DTLS_HVR_LEN];
+	const unsigned char *secrets[2] = { NULL, NULL };
+	struct dtls_hello h, first;
+	uint32_t now;
+	size_t ns;
+
+	/* The headers first: a record of epoch 0 holding a ClientHello? */
+	if (n < 26 || buf[0] != 22 || buf[1] != 0xfe || buf[3] != 0 ||
+	    buf[4] != 0 || buf[13] != 1 || n > DTLS_HELLO_MAX ||
+	    dtls_hello_parse(buf, n, &h) == -1)
+		return 0;
+	/* A late copy of the one we started from: dropped. */
+	if (dtls_hello_parse(dtls_first.df_hello, dtls_first.df_len,
+	    &first) == -1 || memcmp(first.dh_random, h.dh_random, 32) == 0)
+		return 1;
+	now = (uint32_t)(clock_ms() / 1000);
+	ns = tls_cookie_secrets(secrets);
+	if (h.dh_cookie_len > 0) {
+		if (memcmp(h.dh_random, watch.asked, 32) == 0 &&
+		    dtls_cookie_check(secrets, ns, (const struct sockaddr *)
+		    watch.peer, h.dh_random, h.dh_cookie, h.dh_cookie_len, now))
+			watch.restart = 1;
+		return 1;
+	}
+	if (n >= DTLS_HVR_LEN && ns > 0 &&
+	    dtls_cookie_make(secrets[0], (const struct sockaddr *)watch.peer,
+	    h.dh_random, now, cookie) == 0 &&
+	    dtls_hvr_build(&h, cookie, hvr, sizeof(hvr)) == DTLS_HVR_LEN &&
+	    send(watch.fd, hvr, DTLS_HVR_LEN, MSG_DONTWAIT) == DTLS_HVR_LEN)
+		memcpy(watch.asked, h.dh_random, 32);
+	return 1;
+}
+
+/* After each read of the socket's BIO: a ClientHello taken is a read
+ * of nothing, to be tried again (SSL_ERROR_WANT_READ). */
+static long
+watch_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	if (oper != (BIO_CB_READ | BIO_CB_RETURN) || !watch.on || ret <= 0 ||
+	    processed == NULL ||
+	    !hello_seen((const unsigned char *)argp, *processed))
+		return ret;
+	*processed = 0;
+	BIO_clear_retry_flags(b);
+	BIO_set_retry_read(b);
+	return -1;
+}
+
 static BIO_ADDR *
 bio_addr(const struct sockaddr_storage *ss)
 {
@@ -178,6 +253,7 @@ dtls_new(SSL_CTX *ctx, int fd, const struct sockaddr_storage *peer)
 	mem = NULL;
 	if (DTLSv1_listen(ssl, from) != 1 || BIO_up_ref(dg) != 1)
 		goto fail;
+	BIO_set_callback_ex(dg, watch_cb);
 	SSL_set0_rbio(ssl, dg);		/* frees the memory BIO */
 	dg = NULL;
 	/* The path MTU: no guessing from the socket, no IP fragments. */
@@ -248,62 +324,6 @@ bye(SSL *ssl, const char *reason)
 	return reason;
 }
 
-/*
- * A ClientHello on the association's socket (RFC 6347, 4.2.8): the
- * client started anew from the same address and port, and the kernel
- * hands its datagrams to us, not to the listener.  Without a cookie it
- * gets a HelloVerifyRequest, as from the engine; the ClientHello that
- * answers it (the same random, RFC 6347 4.2.1) with a valid cookie ends
- * the old association (1), and the client's next retransmission, with
- * that cookie, reaches the engine.  Another ClientHello with a cookie
- * -- a late copy from an earlier life, a replay -- ends nothing.  A late copy of the ClientHello this association
- * started from is dropped.  Anything else is left to OpenSSL (0); a
- * socket error (an ICMP error read) is the end, as OpenSSL would see it
- * (-1).
- */
-static int
-restarted(int fd, const struct sockaddr_storage *peer,
-    unsigned char asked[32])
-{
-	unsigned char buf[DTLS_HELLO_MAX + 1], cookie[DTLS_COOKIE_LEN],
-	    hvr[DTLS_HVR_LEN];
-	const unsigned char *secrets[2] = { NULL, NULL };
-	struct dtls_hello h, first;
-	uint32_t now = (uint32_t)(clock_ms() / 1000);
-	ssize_t n;
-	size_t ns;
-
-	/* The headers first: a record of epoch 0 holding a ClientHello? */
-	n = recv(fd, buf, 26, MSG_PEEK | MSG_DONTWAIT);
-	if (n == -1)
-		return errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR ? 0 : -1;
-	if (n < 26 || buf[0] != 22 || buf[1] != 0xfe || buf[3] != 0 ||
-	    buf[4] != 0 || buf[13] != 1)
-		return 0;
-	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-	if (n <= 0 || (size_t)n > DTLS_HELLO_MAX ||
-	    dtls_hello_parse(buf, (size_t)n, &h) == -1)
-		return 0;
-	(void)recv(fd, buf, 1, MSG_DONTWAIT);	/* ours, not OpenSSL's */
-	if (dtls_hello_parse(dtls_first.df_hello, dtls_first.df_len,
-	    &first) == -1 || memcmp(first.dh_random, h.dh_random, 32) == 0)
-		return 0;
-	ns = tls_cookie_secrets(secrets);
-	if (h.dh_cookie_len > 0) {
-		return memcmp(h.dh_random, asked, 32) == 0 &&
-		    dtls_cookie_check(secrets, ns, (const struct sockaddr *)peer,
-		    h.dh_random, h.dh_cookie, h.dh_cookie_len, now);
-	}
-	if ((size_t)n >= DTLS_HVR_LEN && ns > 0 &&
-	    dtls_cookie_make(secrets[0], (const struct sockaddr *)peer,
-	    h.dh_random, now, cookie) == 0 &&
-	    dtls_hvr_build(&h, cookie, hvr, sizeof(hvr)) == DTLS_HVR_LEN &&
-	    send(fd, hvr, DTLS_HVR_LEN, MSG_DONTWAIT) == DTLS_HVR_LEN)
-		memcpy(asked, h.dh_random, 32);
-	return 0;
-}
-
 /* Echo one record for one record; the close reason. */
 static const char *
 echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
@@ -311,12 +331,15 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 {
 	static unsigned char buf[RECORD_MAX];
 	long long idle_at = idle_ms > 0 ? clock_ms() + idle_ms : 0;
-	unsigned char asked[32];	/* the random a restart was asked for */
+
 	size_t n, w;
 	int r;
 
+	watch.on = 1;
+	watch.fd = fd;
+	watch.peer = peer;
 	/* Not a random a client sends: the first ClientHello's own. */
-	memcpy(asked, dtls_first.df_hello + 13 + 12 + 2, 32);
+	memcpy(watch.asked, dtls_first.df_hello + 13 + 12 + 2, 32);
 	for (;;) {
 		ERR_clear_error();
 		if ((r = SSL_read_ex(ssl, buf, sizeof(buf), &n)) == 1) {
@@ -348,6 +371,8 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 			(void)SSL_shutdown(ssl);
 			return "eof";
 		case SSL_ERROR_WANT_READ:
+			if (watch.restart)
+				return "eof";
 			break;
 		default:
 			return "error";
@@ -359,14 +384,7 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 			return bye(ssl, "shutdown");
 		case W_ERROR:
 			return "error";
-		case W_READY:
-			switch (restarted(fd, peer, asked)) {
-			case 1:
-				return "eof";
-			case -1:
-				return "error";
-			}
-			break;
+
 		}
 	}
 }
