@@ -376,12 +376,11 @@ datagram(struct dtls_front *f, struct engine *e, unsigned li,
 	engine_ask(e, &a, sizeof(a));
 }
 
-/* The destination of each datagram read from fd, as the listener has. */
+/* The destination of each datagram read from fd (on: as the listener
+ * has it), or not. */
 static int
-pktinfo_on(int fd, int family)
+pktinfo_set(int fd, int family, int on)
 {
-	int on = 1;
-
 	if (family == AF_INET6) {
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
 		    sizeof(on)) == -1)
@@ -564,7 +563,7 @@ front_admitted(void *arg, uint64_t token)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
 	    (l->dl_addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1) ||
-	    pktinfo_on(fd, l->dl_addr.ss_family) == -1 ||
+	    pktinfo_set(fd, l->dl_addr.ss_family, 1) == -1 ||
 	    bind(fd, (struct sockaddr *)&p->p_local, sa_len(&p->p_local)) ==
 	    -1 || connect(fd, (struct sockaddr *)&p->p_peer,
 	    sa_len(&p->p_peer)) == -1) {
@@ -586,6 +585,8 @@ front_admitted(void *arg, uint64_t token)
 	release(f, p);
 	if (!f->f_draining)
 		rehome(f, li, fd, (struct sockaddr *)&to);
+	/* From now on only the peer's datagrams: no pktinfo to build. */
+	(void)pktinfo_set(fd, l->dl_addr.ss_family, 0);
 	return fd;
 }
 
