@@ -9,6 +9,7 @@
 #   BENCH_REPS=5        repetitions per workload and server (median taken)
 #   BENCH_DURATION=3    measured seconds per run (after 0.5 s of warm-up)
 #   BENCH_CONC=16       concurrent clients (threads of secho-bench)
+#   BENCH_PP_CONC2=4    ping-pong again with this many (less client-bound)
 #
 # Needs build/secho (release), build/bench/{secho-bench,ceiling} and
 # certs/; socat (installed with apt-get when missing).  Every process it
@@ -24,6 +25,7 @@ CA="$ROOT/certs/ca.pem"
 REPS=${BENCH_REPS:-5}
 DUR=${BENCH_DURATION:-3}
 CONC=${BENCH_CONC:-16}
+PP_CONC2=${BENCH_PP_CONC2:-4}
 
 for f in "$SECHO" "$BIN/secho-bench" "$BIN/ceiling" "$CERT" "$KEY" "$CA"; do
 	[ -e "$f" ] || { echo "dtls.sh: $f is missing" >&2; exit 1; }
@@ -115,9 +117,9 @@ while todo:
 print(total)' "$1"
 }
 
-one() {	# port mode pid -> "rate cpu_us_per_op" of one run (or "- -")
+one() {	# port mode pid [conc] -> "rate cpu_us_per_op" of one run (or "- -")
 	c0=$(cpu_of "$3")
-	line=$("$BIN/secho-bench" -m "$2" -p "$1" -c "$CONC" -d "$DUR" -w 0.5 \
+	line=$("$BIN/secho-bench" -m "$2" -p "$1" -c "${4:-$CONC}" -d "$DUR" -w 0.5 \
 	    -C "$CA" -q -T 1000 2>>"$T/bench.err") || :
 	c1=$(cpu_of "$3")
 	echo "$line" >>"$T/raw"
@@ -148,14 +150,37 @@ row() {	# label port mode pid
 	echo "$1|$3|$(echo "$runs" | median)|$(echo "$cpus" | median)|$runs"
 }
 
+# Ping-pong: the three servers in turn within each repetition, so that
+# a change of the machine's load during the run falls on all of them.
+pingpong() {	# conc mode-label
+	for s in secho socat ceiling; do
+		eval "runs_$s=''; cpus_$s=''"
+	done
+	i=1
+	while [ $i -le "$REPS" ]; do
+		for s in secho socat ceiling; do
+			case $s in
+			secho) r=$(one "$S_PORT" dtls-pingpong "$SECHO_PID" "$1") ;;
+			socat) r=$(one "$X_PORT" dtls-pingpong "$SOCAT_PID" "$1") ;;
+			ceiling) r=$(one "$C_PORT" dtls-pingpong "$CEIL_PID" "$1") ;;
+			esac
+			eval "runs_$s=\"\$runs_$s ${r% *}\"; cpus_$s=\"\$cpus_$s ${r#* }\""
+		done
+		i=$((i + 1))
+	done
+	for s in secho socat ceiling; do
+		eval "runs=\$runs_$s; cpus=\$cpus_$s"
+		echo "$s|$2|$(echo "$runs" | median)|$(echo "$cpus" | median)|$runs"
+	done
+}
+
 {
 	row secho "$S_PORT" tls-conn "$SECHO_PID"
 	row secho "$S_PORT" dtls-conn "$SECHO_PID"
 	row socat "$X_PORT" dtls-conn "$SOCAT_PID"
 	row ceiling "$C_PORT" dtls-conn "$CEIL_PID"
-	row secho "$S_PORT" dtls-pingpong "$SECHO_PID"
-	row socat "$X_PORT" dtls-pingpong "$SOCAT_PID"
-	row ceiling "$C_PORT" dtls-pingpong "$CEIL_PID"
+	pingpong "$CONC" dtls-pingpong
+	pingpong "$PP_CONC2" "dtls-pingpong c=$PP_CONC2"
 } >"$T/rows"
 
 get() {	# server mode field
@@ -164,7 +189,7 @@ get() {	# server mode field
 
 echo "## DTLS (issue 14)"
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) cores shared with other work (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)); secho $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), OpenSSL $(openssl version | cut -d' ' -f2), socat $(dpkg-query -W -f '${Version}' socat 2>/dev/null || echo '?'). Medians of $REPS runs of $DUR s (0.5 s warm-up), secho-bench with $CONC client threads (one blocking DTLS client each), ECDSA P-256, 64-byte records, loopback (\`make bench-dtls\`, bench/dtls.sh). Server CPU: user + system time of the server's whole process tree during the run, divided by every operation of the run."
+echo "$(date -u +%Y-%m-%d), $(nproc) cores shared with other work (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)); secho $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), OpenSSL $(openssl version | cut -d' ' -f2), socat $(dpkg-query -W -f '${Version}' socat 2>/dev/null || echo '?'). Medians of $REPS runs of $DUR s (0.5 s warm-up), secho-bench with $CONC client threads (one blocking DTLS client each; the second ping-pong with $PP_CONC2), the ping-pong servers in turn within each repetition, ECDSA P-256, 64-byte records, loopback (\`make bench-dtls\`, bench/dtls.sh). Server CPU: user + system time of the server's whole process tree during the run, divided by every operation of the run."
 echo
 echo "| workload | server | median (/s) | server CPU per operation, median (µs) | runs (/s) |"
 echo "|---|---|---:|---:|---|"
@@ -172,11 +197,15 @@ awk -F'|' '{ printf "| %s | %s | %s | %s |%s |\n", $2, $1, $3, $4, $5 }' "$T/row
 echo
 awk -v d="$(get secho dtls-conn 3)" -v t="$(get secho tls-conn 3)" \
     -v p="$(get secho dtls-pingpong 3)" -v x="$(get socat dtls-pingpong 3)" \
-    -v cp="$(get secho dtls-pingpong 4)" -v cx="$(get socat dtls-pingpong 4)" 'BEGIN {
+    -v cp="$(get secho dtls-pingpong 4)" -v cx="$(get socat dtls-pingpong 4)" \
+    -v p2="$(get secho "dtls-pingpong c=$PP_CONC2" 3)" \
+    -v x2="$(get socat "dtls-pingpong c=$PP_CONC2" 3)" -v c2="$PP_CONC2" 'BEGIN {
 	if (d != "-" && t != "-" && t > 0)
 		printf "- dtls-conn ÷ tls-conn (secho): %.2f (target ≥ 0.8: %s)\n", d / t, ((d / t >= 0.8) ? "met" : "not met")
 	if (p != "-" && x != "-" && x > 0)
 		printf "- dtls-pingpong rate, secho ÷ socat: %.2f (target > 1: %s)\n", p / x, ((p / x > 1) ? "met" : "not met")
+	if (p2 != "-" && x2 != "-" && x2 > 0)
+		printf "- dtls-pingpong c=%s rate, secho ÷ socat: %.2f\n", c2, p2 / x2
 	if (cp != "-" && cx != "-" && cp > 0)
 		printf "- dtls-pingpong server CPU per echo, socat ÷ secho: %.2f\n", cx / cp
 }'
