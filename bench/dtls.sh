@@ -150,15 +150,21 @@ row() {	# label port mode pid
 	echo "$1|$3|$(echo "$runs" | median)|$(echo "$cpus" | median)|$runs"
 }
 
-# Ping-pong: the three servers in turn within each repetition, so that
-# a change of the machine's load during the run falls on all of them.
+# Ping-pong: the three servers in turn within each repetition (each
+# repetition starting with the next one), so that a change of the
+# machine's load during the run falls on all of them.
 pingpong() {	# conc mode-label
 	for s in secho socat ceiling; do
 		eval "runs_$s=''; cpus_$s=''"
 	done
 	i=1
 	while [ $i -le "$REPS" ]; do
-		for s in secho socat ceiling; do
+		case $((i % 3)) in
+		1) order="secho socat ceiling" ;;
+		2) order="socat ceiling secho" ;;
+		0) order="ceiling secho socat" ;;
+		esac
+		for s in $order; do
 			case $s in
 			secho) r=$(one "$S_PORT" dtls-pingpong "$SECHO_PID" "$1") ;;
 			socat) r=$(one "$X_PORT" dtls-pingpong "$SOCAT_PID" "$1") ;;
@@ -174,13 +180,34 @@ pingpong() {	# conc mode-label
 	done
 }
 
+# tls-conn and dtls-conn of secho in turn, as the ping-pong servers.
+handshakes() {
+	tr=""; tc=""; dr=""; dc=""
+	i=1
+	while [ $i -le "$REPS" ]; do
+		if [ $((i % 2)) -eq 1 ]; then
+			t=$(one "$S_PORT" tls-conn "$SECHO_PID")
+			d=$(one "$S_PORT" dtls-conn "$SECHO_PID")
+		else
+			d=$(one "$S_PORT" dtls-conn "$SECHO_PID")
+			t=$(one "$S_PORT" tls-conn "$SECHO_PID")
+		fi
+		tr="$tr ${t% *}"; tc="$tc ${t#* }"
+		dr="$dr ${d% *}"; dc="$dc ${d#* }"
+		i=$((i + 1))
+	done
+	echo "secho|tls-conn|$(echo "$tr" | median)|$(echo "$tc" | median)|$tr"
+	echo "secho|dtls-conn|$(echo "$dr" | median)|$(echo "$dc" | median)|$dr"
+}
+
 {
-	row secho "$S_PORT" tls-conn "$SECHO_PID"
-	row secho "$S_PORT" dtls-conn "$SECHO_PID"
+	handshakes
 	row socat "$X_PORT" dtls-conn "$SOCAT_PID"
 	row ceiling "$C_PORT" dtls-conn "$CEIL_PID"
 	pingpong "$CONC" dtls-pingpong
-	pingpong "$PP_CONC2" "dtls-pingpong c=$PP_CONC2"
+	if [ "$PP_CONC2" -gt 0 ]; then
+		pingpong "$PP_CONC2" "dtls-pingpong c=$PP_CONC2"
+	fi
 } >"$T/rows"
 
 get() {	# server mode field
@@ -189,7 +216,7 @@ get() {	# server mode field
 
 echo "## DTLS (issue 14)"
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) cores shared with other work (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)); secho $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), OpenSSL $(openssl version | cut -d' ' -f2), socat $(dpkg-query -W -f '${Version}' socat 2>/dev/null || echo '?'). Medians of $REPS runs of $DUR s (0.5 s warm-up), secho-bench with $CONC client threads (one blocking DTLS client each; the second ping-pong with $PP_CONC2), the ping-pong servers in turn within each repetition, ECDSA P-256, 64-byte records, loopback (\`make bench-dtls\`, bench/dtls.sh). Server CPU: user + system time of the server's whole process tree during the run, divided by every operation of the run."
+echo "$(date -u +%Y-%m-%d), $(nproc) cores shared with other work (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)); secho $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), OpenSSL $(openssl version | cut -d' ' -f2), socat $(dpkg-query -W -f '${Version}' socat 2>/dev/null || echo '?'). Medians of $REPS runs of $DUR s (0.5 s warm-up), secho-bench with $CONC client threads (one blocking DTLS client each; the second ping-pong with $PP_CONC2), tls-conn and dtls-conn of secho, and the ping-pong servers, in turn within each repetition, ECDSA P-256, 64-byte records, loopback (\`make bench-dtls\`, bench/dtls.sh). Server CPU: user + system time of the server's whole process tree during the run, divided by every operation of the run."
 echo
 echo "| workload | server | median (/s) | server CPU per operation, median (µs) | runs (/s) |"
 echo "|---|---|---:|---:|---|"

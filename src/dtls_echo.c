@@ -201,9 +201,17 @@ static long
 watch_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
     long argl, int ret, size_t *processed)
 {
+	int seen;
+
 	if (oper != (BIO_CB_READ | BIO_CB_RETURN) || !watch.on || ret <= 0 ||
-	    processed == NULL ||
-	    !hello_seen((const unsigned char *)argp, *processed))
+	    processed == NULL)
+		return ret;
+	/* Whatever the HMAC might leave in OpenSSL's error queue is not
+	 * this SSL's error. */
+	ERR_set_mark();
+	seen = hello_seen((const unsigned char *)argp, *processed);
+	ERR_pop_to_mark();
+	if (!seen)
 		return ret;
 	*processed = 0;
 	BIO_clear_retry_flags(b);
@@ -331,7 +339,6 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 {
 	static unsigned char buf[RECORD_MAX];
 	long long idle_at = idle_ms > 0 ? clock_ms() + idle_ms : 0;
-
 	size_t n, w;
 	int r;
 
@@ -384,7 +391,6 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 			return bye(ssl, "shutdown");
 		case W_ERROR:
 			return "error";
-
 		}
 	}
 }
