@@ -55,7 +55,7 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 # part of it: the engine, a connection's life, plain TCP echo.
 LIB_SRCS  = src/addr.c src/proxy.c src/config.c src/config_tls.c src/config_sni.c src/config_hint.c src/cfgfile.c src/log.c src/sig.c src/msg.c \
             src/connreq.c src/slotidx.c src/conn.c src/echo.c src/tcp_echo.c \
-            src/engine.c src/tls.c src/tls_certs.c src/tls_sni.c src/tls_keylog.c src/tls_echo.c src/sslerr.c src/tlsmem.c \
+            src/engine.c src/forklean.c src/tls.c src/tls_certs.c src/tls_sni.c src/tls_keylog.c src/tls_echo.c src/sslerr.c src/tlsmem.c \
             src/dtls_cookie.c src/dtls_front.c src/dtls_echo.c \
             src/udp.c src/udp_guard.c src/listen.c src/conntab.c src/privs.c src/pidfile.c \
             src/policy.c src/engines.c src/engines_life.c src/workers.c src/reload.c \

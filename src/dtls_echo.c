@@ -367,8 +367,6 @@ echo(SSL *ssl, int fd, struct conn *c, int idle_ms,
 				}
 			}
 			c->c_bytes_out += w;
-			if (idle_ms > 0)
-				idle_at = clock_ms() + idle_ms;
 			continue;
 		}
 		switch (SSL_get_error(ssl, r)) {

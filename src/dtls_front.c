@@ -99,21 +99,6 @@ sa_len(const struct sockaddr_storage *ss)
 	    sizeof(struct sockaddr_in6);
 }
 
-static int
-same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
-
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return a4->sin_port == b4->sin_port &&
-		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	return a6->sin6_port == b6->sin6_port &&
-	    memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
-}
-
 struct dtls_front *
 dtls_front_new(const struct dtls_listen *l, size_t n, unsigned rate)
 {
@@ -298,7 +283,8 @@ asking_about(struct dtls_front *f, const struct sockaddr_storage *peer)
 
 	for (i = 0; i < PENDING_MAX; i++)
 		if (f->f_pend[i].p_token != 0 &&
-		    same_peer(&f->f_pend[i].p_peer, peer))
+		    addr_equal((const struct sockaddr *)&f->f_pend[i].p_peer,
+		    (const struct sockaddr *)peer))
 			return 1;
 	return 0;
 }
@@ -417,10 +403,14 @@ recv_one(struct dtls_front *f, int fd, struct msghdr *m, struct iovec *iov,
 	return n;
 }
 
+/*
+ * Up to max datagrams of fd through the front, as if listener li had
+ * read them, but none from skip (if set).  Until fd has no more.
+ */
 static void
-front_ready(void *arg, struct engine *e)
+read_datagrams(struct dtls_front *f, unsigned li, int fd, size_t max,
+    const struct sockaddr *skip)
 {
-	struct dtls_front *f = arg;
 	union {
 		struct cmsghdr	align;
 		unsigned char	b[CTL_SPACE];
@@ -429,20 +419,30 @@ front_ready(void *arg, struct engine *e)
 	struct msghdr m;
 	struct iovec iov;
 	long long now = clock_ms();
-	size_t i, k;
+	size_t k;
 	ssize_t n;
 
-	f->f_engine = e;
-	for (i = 0; i < f->f_nls && !f->f_draining; i++) {
-		for (k = 0; k < READ_BATCH; k++) {
-			n = recv_one(f, f->f_ls[i].dl_fd, &m, &iov, &peer, ctl.b,
-			    sizeof(ctl.b));
-			if (n == -1)
-				break;	/* EAGAIN, or an ICMP error read */
-			if (n >= 0)
-				datagram(f, e, (unsigned)i, &m, (size_t)n, now);
-		}
+	for (k = 0; k < max; k++) {
+		n = recv_one(f, fd, &m, &iov, &peer, ctl.b, sizeof(ctl.b));
+		if (n == -1)
+			return;	/* EAGAIN, or an ICMP error read */
+		if (n == -2 || (skip != NULL &&
+		    addr_equal((struct sockaddr *)&peer, skip)))
+			continue;
+		datagram(f, f->f_engine, li, &m, (size_t)n, now);
 	}
+}
+
+static void
+front_ready(void *arg, struct engine *e)
+{
+	struct dtls_front *f = arg;
+	size_t i;
+
+	f->f_engine = e;
+	for (i = 0; i < f->f_nls && !f->f_draining; i++)
+		read_datagrams(f, (unsigned)i, f->f_ls[i].dl_fd, READ_BATCH,
+		    NULL);
 	(void)drop_flush(f, clock_ms());
 }
 
@@ -501,25 +501,8 @@ release(struct dtls_front *f, struct pending *p)
 static void
 rehome(struct dtls_front *f, unsigned li, int fd, const struct sockaddr *to)
 {
-	union {
-		struct cmsghdr	align;
-		unsigned char	b[CTL_SPACE];
-	} ctl;
-	struct sockaddr_storage peer;
-	struct msghdr m;
-	struct iovec iov;
-	ssize_t n;
-	int k;
-
 	/* All of them (bounded): what stays goes to OpenSSL, not the peer's. */
-	for (k = 0; k < REHOME_MAX; k++) {
-		if ((n = recv_one(f, fd, &m, &iov, &peer, ctl.b,
-		    sizeof(ctl.b))) == -1)
-			return;
-		if (n == -2 || addr_equal((struct sockaddr *)&peer, to))
-			continue;
-		datagram(f, f->f_engine, li, &m, (size_t)n, clock_ms());
-	}
+	read_datagrams(f, li, fd, REHOME_MAX, to);
 }
 
 /*

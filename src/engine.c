@@ -13,7 +13,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "secho/connreq.h"
 #include "secho/dontfork.h"
 #include "secho/engine.h"
+#include "secho/forklean.h"
 #include "secho/log.h"
 #include "secho/msg.h"
 #include "secho/slotidx.h"
@@ -399,27 +399,6 @@ start_conn(const struct engine *e, const struct conn_req *r, int fd, int rfd)
 	if (e->e_proto->cp_start)
 		e->e_proto->cp_start();
 	conn_main(r, fd, rfd, e->e_proto);
-}
-
-/*
- * fork(2) without glibc's fork handlers.  glibc's fork() takes its
- * malloc and stdio locks before the fork and releases them after, in the
- * engine too: the engine then owns new copies of those pages and every
- * live connection's process keeps the old ones -- 12 KiB more per idle
- * plain connection, 16 KiB per TLS one (bench/RESULTS.md, "fork").  The
- * handlers have nothing to do here: the engine is single-threaded (it
- * must stay so) and holds no lock at this call; OpenSSL 3's fork
- * handlers are empty (its random generator reseeds when getpid()
- * changes); getpid() and raise() ask the kernel.
- */
-static pid_t
-fork_lean(void)
-{
-#if defined(__s390__) || defined(__CRIS__)
-	return (pid_t)syscall(SYS_clone, 0, SIGCHLD, 0, 0, 0);	/* stack first */
-#else
-	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-#endif
 }
 
 /* MSG_CONN: a process for the connection on fd, or MSG_NOT_STARTED. */
